@@ -1,0 +1,564 @@
+"""Clean a template table with an audit that accounts for every input row.
+
+:func:`clean_table` runs five steps, each explained in ``notebooks/01_data_cleaning.ipynb``:
+
+1. **normalise** – map headers, strip text, blanks to missing, blank rows set aside;
+2. **parse** – every field by its kind (:mod:`analysis_kit.parsing`); a non-blank value that cannot
+   be read with certainty is an issue, never a guess;
+3. **de-duplicate** – exact repeated lines (an order exported twice) are dropped; in the customer
+   table the same company typed twice with cosmetic differences is merged into one row that keeps
+   every contact person and phone;
+4. **validate** – the table's pandera schema, lazily, every failure at once (:mod:`.schema`);
+5. **split** – rows with any issue go to the quarantine with all their reasons, the rest are clean.
+
+Every input row ends in exactly one place, recorded in ``CleanResult.rows``:
+``rows_in == kept + merged + dropped_duplicates + quarantined``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from . import parsing
+from .columns import (
+    CHOICES,
+    CONTACT_NAME,
+    CONTACT_PHONE,
+    CUSTOMER_ID,
+    CUSTOMER_NAME,
+    SOURCE_FILE,
+    SOURCE_ROW,
+    TABLES,
+    describe_columns,
+    map_headers,
+    missing_columns,
+)
+from .errors import SchemaError
+from .schema import ISSUE_COLUMNS, MESSAGES, validate
+
+__all__ = ["Audit", "CleanResult", "clean_table", "stable_customer_id"]
+
+CONTACT_COLUMNS = (CONTACT_NAME, "contact_title", CONTACT_PHONE, "contact_role")
+FATES = ("kept", "merged", "duplicate", "quarantined")
+
+_TEXT_KINDS = {"text", "feedback", "timeline"}
+_NFKC_KINDS = {"id", "company", "person"}
+
+
+@dataclass
+class Audit:
+    """What happened to every input row of one table.
+
+    Attributes
+    ----------
+    table : str
+        The table's name.
+    rows_in, kept, merged, dropped_duplicates, quarantined : int
+        Row counts; ``rows_in == kept + merged + dropped_duplicates + quarantined``.
+    reasons : Series
+        Quarantined rows per reason code (a row with two reasons counts under both).
+    merge_conflicts : DataFrame
+        Fields that differed between merged customer rows: ``customer_id``, ``column``,
+        ``kept_value``, ``other_values``.
+    """
+
+    table: str
+    rows_in: int
+    kept: int
+    merged: int
+    dropped_duplicates: int
+    quarantined: int
+    reasons: pd.Series
+    merge_conflicts: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def balanced(self) -> bool:
+        """Whether every input row is accounted for."""
+        return self.rows_in == self.kept + self.merged + self.dropped_duplicates + self.quarantined
+
+    def to_dict(self) -> dict[str, object]:
+        """Return counts and reasons as plain Python values, e.g. for ``metrics.json``."""
+        return {
+            "table": self.table,
+            "rows_in": self.rows_in,
+            "kept": self.kept,
+            "merged": self.merged,
+            "dropped_duplicates": self.dropped_duplicates,
+            "quarantined": self.quarantined,
+            "reasons": {str(k): int(v) for k, v in self.reasons.items()},
+        }
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return the counts as a one-row-per-measure table with Chinese and English labels."""
+        labels = [
+            ("rows_in", "输入行数"),
+            ("kept", "保留"),
+            ("merged", "合并入其他行"),
+            ("dropped_duplicates", "重复行删除"),
+            ("quarantined", "隔离待核查"),
+        ]
+        return pd.DataFrame(
+            {
+                "measure": [k for k, _ in labels],
+                "说明": [z for _, z in labels],
+                "rows": [getattr(self, k) for k, _ in labels],
+            }
+        )
+
+    def summary(self, lang: str = "zh") -> str:
+        """Return a short readable account of the cleaning, in Chinese (``zh``) or English (``en``)."""
+        reasons = ", ".join(
+            f"{MESSAGES.get(k, k).split(' ', 1)[0 if lang == 'zh' else -1]} {v}"
+            for k, v in self.reasons.items()
+        )
+        if lang == "zh":
+            text = (
+                f"{self.table}: 输入 {self.rows_in} 行，保留 {self.kept} 行，合并 {self.merged} 行，"
+                f"删除重复 {self.dropped_duplicates} 行，隔离 {self.quarantined} 行"
+            )
+            return text + (f"（原因：{reasons}）。" if reasons else "。")
+        if lang != "en":
+            raise ValueError(f"lang must be 'zh' or 'en'; got {lang!r}")
+        text = (
+            f"{self.table}: {self.rows_in} rows in, {self.kept} kept, {self.merged} merged, "
+            f"{self.dropped_duplicates} exact duplicates dropped, {self.quarantined} quarantined"
+        )
+        return text + (f" (reasons: {reasons})." if reasons else ".")
+
+
+@dataclass
+class CleanResult:
+    """The outcome of :func:`clean_table`.
+
+    Attributes
+    ----------
+    table : str
+        The table's name.
+    clean : DataFrame
+        Parsed, de-duplicated, valid rows with canonical columns plus derived ones (see
+        :func:`clean_table`) and ``source_row`` of the row that was kept.
+    quarantine : DataFrame
+        The rejected input rows as they were read (text), with ``reason`` (codes joined by ``;``)
+        and ``message`` (bilingual, naming each column).
+    issues : DataFrame
+        One row per problem: ``source_row``, ``column``, ``raw_value``, ``reason``, ``message``.
+    rows : DataFrame
+        The ledger: one row per input row with ``source_row``, ``fate`` (kept, merged, duplicate,
+        quarantined) and ``kept_as`` (the ``source_row`` of the row it was merged into or
+        duplicates).
+    audit : Audit
+        Counts and reasons.
+    raw : DataFrame
+        The input as read, for tracing any value back.
+    contacts : DataFrame or None
+        Customers only: every contact person, one row each, with ``customer_id``.
+    """
+
+    table: str
+    clean: pd.DataFrame
+    quarantine: pd.DataFrame
+    issues: pd.DataFrame
+    rows: pd.DataFrame
+    audit: Audit
+    raw: pd.DataFrame
+    contacts: pd.DataFrame | None = None
+
+    def trace(self, column: str) -> pd.DataFrame:
+        """Show, for one column, each clean value beside the raw text it came from.
+
+        Returns
+        -------
+        DataFrame
+            ``source_row``, ``raw`` and ``clean`` for every kept row whose value was changed by
+            cleaning (rows merged into another are listed in :attr:`rows`).
+        """
+        if column not in self.clean.columns or column not in self.raw.columns:
+            raise KeyError(f"{column!r} is not a column of both the raw and the clean table")
+        raw = self.raw[[SOURCE_ROW, column]].rename(columns={column: "raw"})
+        clean = self.clean[[SOURCE_ROW, column]].rename(columns={column: "clean"})
+        both = clean.merge(raw, on=SOURCE_ROW, how="left")
+        as_text = both["clean"].astype("str").where(both["clean"].notna())
+        changed = as_text.fillna("\0") != both["raw"].astype("str").fillna("\0")
+        return both.loc[changed, [SOURCE_ROW, "raw", "clean"]].reset_index(drop=True)
+
+
+def stable_customer_id(names: pd.Series) -> pd.Series:
+    """Derive a stable customer id from company names: ``C`` + 10 hex digits of a hash of the key.
+
+    The key is :func:`analysis_kit.parsing.company_key`, so cosmetic variants of one name share an
+    id, and the id is the same in every run, file and table.
+    """
+    key = parsing.company_key(names)
+    uniques = key.dropna().unique()
+    table = {
+        k: "C" + hashlib.blake2b(k.encode("utf-8"), digest_size=5).hexdigest().upper()
+        for k in uniques
+    }
+    return key.map(table).astype("str")
+
+
+def clean_table(
+    df: pd.DataFrame,
+    *,
+    table: str | None = None,
+    as_of: str | pd.Timestamp | None = None,
+    choices: Mapping[str, tuple[str, ...]] | None = None,
+    units: Mapping[str, float] | None = None,
+) -> CleanResult:
+    """Clean one template table and account for every row.
+
+    Parameters
+    ----------
+    df : DataFrame
+        As returned by :func:`analysis_kit.io.read_table` (canonical names, text values), or any
+        frame with template headers, which are mapped. Not modified.
+    table : str, optional
+        The table's name; defaults to ``df.attrs["table"]`` set by ``read_table``.
+    as_of : date-like, optional
+        The analysis date. Dates after it are quarantined as ``future_date``; None skips that rule.
+    choices : mapping, optional
+        Closed lists overriding :data:`analysis_kit.columns.CHOICES`, e.g.
+        ``{"contact_method": ("电话", "面谈", "邮件", "线上会议", "微信")}``.
+    units : mapping, optional
+        Multipliers for bare numbers per column (``{"budget": 10000}``); defaults to
+        ``df.attrs["units"]``, which ``read_table`` fills from headers such as ``预算范围（万元）``.
+
+    Returns
+    -------
+    CleanResult
+        ``clean`` holds the table's fields parsed: dates as ``datetime64``, amounts and numbers as
+        ``float64`` yuan, scores as ``Int64``, closed lists and stages as their template values,
+        phones normalised (``13800138000``, ``0755-88886666``), plus derived columns where the
+        source column exists: ``budget_min``, ``budget_max``, ``budget_kind`` (from ``budget``),
+        ``industry_l1``, ``industry_l2``, ``sentiment`` (from ``feedback``), ``purchase_start``,
+        ``purchase_end``, ``period_start``, ``period_freq``, and ``customer_id`` made from the name
+        when absent. Customers also get ``contact_count``.
+
+    Raises
+    ------
+    SchemaError
+        Unknown table, or required columns missing (all named at once).
+
+    Examples
+    --------
+    >>> raw = pd.DataFrame({"客户名称": ["甲公司", "甲公司 ", None], "需求匹配度": ["4分", "4", None]})
+    >>> result = clean_table(raw, table="customers")
+    >>> result.audit.rows_in, result.audit.kept, result.audit.merged, result.audit.quarantined
+    (3, 1, 1, 1)
+    """
+    table = table or df.attrs.get("table")
+    if table not in TABLES:
+        raise SchemaError(f"table must be one of {sorted(TABLES)}; got {table!r}")
+    spec = TABLES[table]
+    as_of = pd.Timestamp(as_of) if as_of is not None else None
+    units = dict(units if units is not None else df.attrs.get("units", {}))
+    allowed = {**CHOICES, **(choices or {})}
+
+    raw = _canonical(df, table)
+    n_in = len(raw)
+    raw = raw.reset_index(drop=True)
+
+    # 1. normalise
+    fields = [f for f in spec.fields if f.name in raw.columns]
+    data_cols = [c for c in raw.columns if c not in (SOURCE_ROW, SOURCE_FILE)]
+    text = pd.DataFrame(index=raw.index)
+    for col in data_cols:
+        kind = spec.field(col).kind if col in spec.names else "text"
+        text[col] = parsing.normalize_text(raw[col], nfkc=kind in _NFKC_KINDS)
+    empty = text.isna().all(axis=1) if data_cols else pd.Series(True, index=raw.index)
+
+    # 2. parse
+    parsed = pd.DataFrame({SOURCE_ROW: raw[SOURCE_ROW]}, index=raw.index)
+    issues = [_issue_frame(raw.loc[empty, SOURCE_ROW], "", "", "empty_row")]
+    for f in fields:
+        values, extra = _parse_field(text[f.name], f, allowed, units)
+        parsed[f.name] = values
+        for name, col in extra.items():
+            parsed[name] = col
+        if f.kind not in _TEXT_KINDS | {"text"} | _NFKC_KINDS | {"industry"}:
+            bad = text[f.name].notna() & values.isna() & ~empty
+            if f.kind == "budget":
+                bad = text[f.name].notna() & extra["budget_kind"].isna() & ~empty
+            issues.append(
+                _issue_frame(raw.loc[bad, SOURCE_ROW], f.name, raw.loc[bad, f.name], "unparseable")
+            )
+    for col in data_cols:
+        if col not in parsed.columns:
+            parsed[col] = text[col]
+    if SOURCE_FILE in raw.columns:
+        parsed[SOURCE_FILE] = raw[SOURCE_FILE]
+    if CUSTOMER_NAME in parsed.columns:
+        derived = stable_customer_id(parsed[CUSTOMER_NAME])
+        if CUSTOMER_ID in parsed.columns:
+            parsed[CUSTOMER_ID] = parsed[CUSTOMER_ID].fillna(derived)
+        else:
+            parsed.insert(1, CUSTOMER_ID, derived)
+
+    # 3a. exact duplicate lines (compared on the normalised text of every column)
+    fate = pd.Series("kept", index=raw.index, dtype="str")
+    kept_as = raw[SOURCE_ROW].copy()
+    dup_key = text[data_cols].fillna("\0")
+    dup = dup_key.duplicated(keep="first") & ~empty
+    if dup.any():
+        first = dup_key[~empty].drop_duplicates(keep="first")
+        first_row = pd.Series(raw.loc[first.index, SOURCE_ROW].to_numpy(), index=first.index)
+        lookup = pd.util.hash_pandas_object(first, index=False)
+        row_of_hash = pd.Series(first_row.to_numpy(), index=lookup.to_numpy())
+        dup_hash = pd.util.hash_pandas_object(dup_key[dup], index=False)
+        kept_as[dup] = row_of_hash.reindex(dup_hash.to_numpy()).to_numpy()
+        fate[dup] = "duplicate"
+
+    # 4. validate (on rows still in play)
+    live = ~empty & ~dup
+    issues.append(validate(parsed[live], table, as_of=as_of))
+    if spec.key and spec.key[0] in parsed.columns and table == "orders":
+        issues.append(_conflicting_orders(parsed[live]))
+    issues = pd.concat([i for i in issues if len(i)], ignore_index=True)
+    if len(issues):
+        issues = _with_raw_values(issues, raw)
+    else:
+        issues = pd.DataFrame(columns=ISSUE_COLUMNS)
+
+    # 5. split
+    bad_rows = set(issues["source_row"].tolist())
+    quarantined = raw[SOURCE_ROW].isin(bad_rows) & ~dup
+    fate[quarantined] = "quarantined"
+    good = parsed[(fate == "kept").to_numpy()]
+
+    # 3b. merge customers typed more than once
+    contacts = None
+    conflicts = pd.DataFrame(columns=[CUSTOMER_ID, "column", "kept_value", "other_values"])
+    if table == "customers":
+        good, merged_into, contacts, conflicts = _merge_customers(good)
+        if len(merged_into):
+            idx = raw.index[raw[SOURCE_ROW].isin(merged_into.index)]
+            fate[idx] = "merged"
+            kept_as[idx] = merged_into.reindex(raw.loc[idx, SOURCE_ROW]).to_numpy()
+
+    rows = pd.DataFrame(
+        {
+            SOURCE_ROW: raw[SOURCE_ROW],
+            "fate": fate,
+            "kept_as": kept_as.where(fate.isin(["merged", "duplicate"])).astype("Int64"),
+        }
+    )
+    if SOURCE_FILE in raw.columns:
+        rows.insert(0, SOURCE_FILE, raw[SOURCE_FILE])
+    quarantine = _quarantine_frame(raw[quarantined.to_numpy()], issues)
+    reasons = (
+        issues[issues["source_row"].isin(quarantine[SOURCE_ROW])]
+        .drop_duplicates(["source_row", "reason"])["reason"]
+        .value_counts()
+        .sort_index()
+    )
+    counts = fate.value_counts()
+    audit = Audit(
+        table=table,
+        rows_in=n_in,
+        kept=int(counts.get("kept", 0)),
+        merged=int(counts.get("merged", 0)),
+        dropped_duplicates=int(counts.get("duplicate", 0)),
+        quarantined=int(counts.get("quarantined", 0)),
+        reasons=reasons.rename("rows"),
+        merge_conflicts=conflicts,
+    )
+    clean = good.reset_index(drop=True)
+    clean = clean[
+        [c for c in clean.columns if c not in (SOURCE_ROW, SOURCE_FILE)]
+        + [c for c in (SOURCE_FILE, SOURCE_ROW) if c in clean.columns]
+    ]
+    return CleanResult(
+        table=table,
+        clean=clean,
+        quarantine=quarantine,
+        issues=issues.sort_values(["source_row", "column"], kind="stable").reset_index(drop=True),
+        rows=rows,
+        audit=audit,
+        raw=raw,
+        contacts=contacts,
+    )
+
+
+def _canonical(df: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Return a copy of ``df`` with canonical headers and a ``source_row``; check required columns."""
+    headers = [c for c in df.columns if c not in (SOURCE_ROW, SOURCE_FILE)]
+    mapping = map_headers(headers, table)
+    out = df.rename(columns=mapping)
+    if SOURCE_ROW not in out.columns:
+        out[SOURCE_ROW] = np.arange(2, len(out) + 2)
+    missing = missing_columns(out.columns, table)
+    if missing:
+        where = df.attrs.get("source", "<DataFrame>")
+        raise SchemaError(f"{where}: 缺少列 missing columns: {describe_columns(missing, table)}")
+    return out
+
+
+def _parse_field(
+    text: pd.Series, f, allowed: Mapping[str, tuple[str, ...]], units: Mapping[str, float]
+) -> tuple[pd.Series, dict[str, pd.Series]]:
+    kind = f.kind
+    unit = units.get(f.name)
+    if kind == "date":
+        return parsing.parse_date(text), {}
+    if kind == "amount":
+        return parsing.parse_amount(text, unit=unit or 1.0), {}
+    if kind == "number":
+        return parsing.parse_number(text), {}
+    if kind == "percent":
+        return parsing.parse_percent(text, unit=unit), {}
+    if kind == "score":
+        return parsing.parse_score(text, low=None), {}
+    if kind == "phone":
+        return parsing.parse_phone(text), {}
+    if kind == "choice":
+        return parsing.parse_choice(text, f.name, allowed=allowed.get(f.name)), {}
+    if kind == "stage":
+        return parsing.parse_stage(text, stages=tuple(allowed.get("stage", CHOICES["stage"]))), {}
+    if kind == "bool":
+        return parsing.parse_bool(text), {}
+    if kind == "year":
+        return parsing.parse_year(text), {}
+    if kind == "budget":
+        parts = parsing.parse_budget(text, unit=unit or 1.0)
+        return text, {c: parts[c] for c in parts.columns}
+    if kind == "industry":
+        parts = parsing.parse_industry(text)
+        return parts["industry"], {
+            "industry_l1": parts["industry_l1"],
+            "industry_l2": parts["industry_l2"],
+        }
+    if kind == "feedback":
+        return text, {"sentiment": parsing.parse_sentiment(text)}
+    if kind == "timeline":
+        parts = parsing.parse_timeline(text)
+        return text, {c: parts[c] for c in parts.columns}
+    if kind == "period":
+        parts = parsing.parse_period(text)
+        return parts["period"], {
+            "period_start": parts["period_start"],
+            "period_freq": parts["period_freq"],
+        }
+    return text, {}
+
+
+def _issue_frame(rows: pd.Series, column: str, raw_values, reason: str) -> pd.DataFrame:
+    n = len(rows)
+    values = raw_values.to_numpy() if isinstance(raw_values, pd.Series) else [raw_values] * n
+    return pd.DataFrame(
+        {
+            "source_row": rows.to_numpy(),
+            "column": [column] * n,
+            "raw_value": values,
+            "reason": [reason] * n,
+            "message": [MESSAGES[reason]] * n,
+        }
+    )
+
+
+def _with_raw_values(issues: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
+    """Replace parsed values in issues by the text that was in the file."""
+    out = issues.copy()
+    by_row = raw.set_index(SOURCE_ROW)
+    for column in out["column"].unique():
+        if column and column in by_row.columns:
+            sel = out["column"] == column
+            out.loc[sel, "raw_value"] = (
+                by_row[column].reindex(out.loc[sel, "source_row"]).to_numpy()
+            )
+    out["raw_value"] = out["raw_value"].astype("str")
+    return out[ISSUE_COLUMNS]
+
+
+def _conflicting_orders(orders: pd.DataFrame) -> pd.DataFrame:
+    """Order lines sharing an id and product and sign of amount but differing elsewhere."""
+    cols = ["order_id"] + [c for c in ("product",) if c in orders.columns]
+    sign = np.sign(orders["amount"]).rename("_sign") if "amount" in orders else None
+    keyed = orders.assign(_sign=sign) if sign is not None else orders
+    keys = cols + (["_sign"] if sign is not None else [])
+    has_id = keyed["order_id"].notna()
+    clash = keyed[has_id].duplicated(keys, keep=False)
+    rows = keyed.loc[clash[clash].index, SOURCE_ROW]
+    return _issue_frame(rows, "order_id", "", "conflicting_duplicate")
+
+
+def _quarantine_frame(raw_rows: pd.DataFrame, issues: pd.DataFrame) -> pd.DataFrame:
+    if raw_rows.empty:
+        return raw_rows.assign(reason=pd.Series(dtype="str"), message=pd.Series(dtype="str"))
+    per_row = issues[issues["source_row"].isin(raw_rows[SOURCE_ROW])].copy()
+    per_row["text"] = np.where(
+        per_row["column"] != "",
+        per_row["column"] + "=" + per_row["raw_value"].fillna("") + ": " + per_row["message"],
+        per_row["message"],
+    )
+    grouped = per_row.groupby("source_row", sort=False)
+    reason = grouped["reason"].agg(lambda s: ";".join(dict.fromkeys(s)))
+    message = grouped["text"].agg(lambda s: "; ".join(dict.fromkeys(s)))
+    out = raw_rows.copy()
+    out["reason"] = reason.reindex(out[SOURCE_ROW]).to_numpy()
+    out["message"] = message.reindex(out[SOURCE_ROW]).to_numpy()
+    return out.reset_index(drop=True)
+
+
+def _merge_customers(good: pd.DataFrame):
+    """Merge rows of the same customer; return (merged, {merged row: kept row}, contacts, conflicts)."""
+    key = parsing.company_key(good[CUSTOMER_NAME])
+    gid = good[CUSTOMER_ID]
+    # Rows without an explicit id join the first explicit id seen for their name.
+    explicit = pd.Series(gid.to_numpy(), index=key.to_numpy())
+    explicit = explicit[~explicit.index.duplicated(keep="first")]
+    gid = pd.Series(explicit.reindex(key.to_numpy()).to_numpy(), index=good.index).fillna(gid)
+    good = good.assign(**{CUSTOMER_ID: gid})
+    contact_cols = [c for c in CONTACT_COLUMNS if c in good.columns]
+
+    contacts = good[[CUSTOMER_ID, *contact_cols, SOURCE_ROW]]
+    if contact_cols:
+        contacts = contacts[contacts[contact_cols].notna().any(axis=1)]
+        dedupe = [c for c in (CONTACT_NAME, CONTACT_PHONE) if c in contact_cols] or contact_cols
+        contacts = contacts.drop_duplicates([CUSTOMER_ID, *dedupe]).reset_index(drop=True)
+    count = contacts.groupby(CUSTOMER_ID).size()
+
+    multi_mask = gid.duplicated(keep=False)
+    empty_conflicts = pd.DataFrame(columns=[CUSTOMER_ID, "column", "kept_value", "other_values"])
+    if not multi_mask.any():
+        out = good.assign(contact_count=gid.map(count).fillna(0).astype("int64"))
+        return out, pd.Series(dtype="int64"), contacts, empty_conflicts
+
+    multi = good[multi_mask]
+    grouped = multi.groupby(CUSTOMER_ID, sort=False)
+    first_rows = grouped[SOURCE_ROW].transform("first")
+    merged_into = pd.Series(
+        first_rows[first_rows != multi[SOURCE_ROW]].to_numpy(),
+        index=multi.loc[first_rows != multi[SOURCE_ROW], SOURCE_ROW].to_numpy(),
+    )
+    other_cols = [c for c in multi.columns if c not in (*contact_cols, CUSTOMER_ID)]
+    combined = grouped[other_cols].first()
+    for col in ("last_contact_date", "stage"):
+        if col in multi.columns:
+            combined[col] = grouped[col].max()
+    for col in contact_cols:
+        combined[col] = grouped[col].agg(lambda s: "; ".join(dict.fromkeys(s.dropna())) or None)
+    combined = combined.reset_index()
+
+    # conflicts: a field with more than one distinct value among a customer's rows
+    check_cols = [c for c in other_cols if c not in (SOURCE_ROW, SOURCE_FILE, "last_contact_date")]
+    nunique = grouped[check_cols].nunique()
+    pairs = nunique.stack()
+    pairs = pairs[pairs > 1]
+    records = []
+    for (cid, col), _ in pairs.items():
+        values = multi.loc[multi[CUSTOMER_ID] == cid, col].dropna().astype("str")
+        uniq = list(dict.fromkeys(values))
+        records.append((cid, col, uniq[0], "; ".join(uniq[1:])))
+    conflicts = (
+        pd.DataFrame(records, columns=empty_conflicts.columns) if records else empty_conflicts
+    )
+
+    out = pd.concat([good[~multi_mask], combined[good.columns]], ignore_index=True)
+    out = out.sort_values(SOURCE_ROW, kind="stable").reset_index(drop=True)
+    out["contact_count"] = out[CUSTOMER_ID].map(count).fillna(0).astype("int64")
+    return out, merged_into, contacts, conflicts
