@@ -318,7 +318,8 @@ def clean_table(
     issues.append(validate(parsed[live], table, as_of=as_of))
     if spec.key and spec.key[0] in parsed.columns and table == "orders":
         issues.append(_conflicting_orders(parsed[live]))
-    issues = pd.concat([i for i in issues if len(i)], ignore_index=True)
+    found = [i for i in issues if len(i)]
+    issues = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=ISSUE_COLUMNS)
     if len(issues):
         issues = _with_raw_values(issues, raw)
     else:
