@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import parsing
 from .columns import (
@@ -47,6 +49,21 @@ CONTACT_COLUMNS = (CONTACT_NAME, "contact_title", CONTACT_PHONE, "contact_role")
 FATES = ("kept", "merged", "duplicate", "quarantined")
 
 _TEXT_KINDS = {"text", "feedback", "timeline"}
+#: Kinds whose parser can fail; a non-blank value it cannot read is quarantined as unparseable.
+_TYPED_KINDS = {
+    "date",
+    "amount",
+    "number",
+    "percent",
+    "score",
+    "phone",
+    "choice",
+    "stage",
+    "bool",
+    "year",
+    "budget",
+    "period",
+}
 _NFKC_KINDS = {"id", "company", "person"}
 
 
@@ -263,33 +280,52 @@ def clean_table(
     n_in = len(raw)
     raw = raw.reset_index(drop=True)
 
-    # 1. normalise
-    fields = [f for f in spec.fields if f.name in raw.columns]
+    # 1–2. normalise and parse one column at a time, so no second full text copy is ever held;
+    # each column's text also feeds a row hash for the duplicate check and the blank-row test.
+    fields = {f.name: f for f in spec.fields if f.name in raw.columns}
     data_cols = [c for c in raw.columns if c not in (SOURCE_ROW, SOURCE_FILE)]
-    text = pd.DataFrame(index=raw.index)
-    for col in data_cols:
-        kind = spec.field(col).kind if col in spec.names else "text"
-        text[col] = parsing.normalize_text(raw[col], nfkc=kind in _NFKC_KINDS)
-    empty = text.isna().all(axis=1) if data_cols else pd.Series(True, index=raw.index)
-
-    # 2. parse
+    examples = {n: f.example for n, f in fields.items() if f.example}
+    n = len(raw)
+    empty = np.ones(n, dtype=bool)
+    row_hash = np.zeros(n, dtype="uint64")
+    like_example = np.ones(n, dtype=bool)
+    example_cells = np.zeros(n, dtype="int64")
+    other_cells = np.zeros(n, dtype=bool)
     parsed = pd.DataFrame({SOURCE_ROW: raw[SOURCE_ROW]}, index=raw.index)
-    issues = [_issue_frame(raw.loc[empty, SOURCE_ROW], "", "", "empty_row")]
-    for f in fields:
-        values, extra = _parse_field(text[f.name], f, allowed, units)
-        parsed[f.name] = values
-        for name, col in extra.items():
-            parsed[name] = col
-        if f.kind not in _TEXT_KINDS | {"text"} | _NFKC_KINDS | {"industry"}:
-            bad = text[f.name].notna() & values.isna() & ~empty
-            if f.kind == "budget":
-                bad = text[f.name].notna() & extra["budget_kind"].isna() & ~empty
-            issues.append(
-                _issue_frame(raw.loc[bad, SOURCE_ROW], f.name, raw.loc[bad, f.name], "unparseable")
-            )
+    issues = []
     for col in data_cols:
-        if col not in parsed.columns:
-            parsed[col] = text[col]
+        f = fields.get(col)
+        nfkc = f is not None and f.kind in _NFKC_KINDS
+        text = on_uniques(parsing.normalize_text, raw[col], nfkc=nfkc)
+        present = text.notna().to_numpy()
+        empty &= ~present
+        row_hash = _mix_hash(row_hash, text)
+        if col in examples:
+            expected = parsing.normalize_text(pd.Series([examples[col]]), nfkc=nfkc).iloc[0]
+            like_example &= text.eq(expected).fillna(False).to_numpy() | ~present
+            example_cells += present
+        else:
+            other_cells |= present
+        if f is None:
+            parsed[col] = text
+            continue
+        values, extra = _parse_field(text, f, allowed, units)
+        parsed[col] = values.rename(col)
+        for name, extra_col in extra.items():
+            parsed[name] = extra_col
+        if f.kind in _TYPED_KINDS:
+            failed = extra["budget_kind"].isna() if f.kind == "budget" else values.isna()
+            bad = present & failed.to_numpy()
+            issues.append(
+                _issue_frame(raw.loc[bad, SOURCE_ROW], col, raw.loc[bad, col], "unparseable")
+            )
+    empty = pd.Series(empty, index=raw.index)
+    example = pd.Series(like_example & (example_cells >= 3) & ~other_cells, index=raw.index)
+    example &= len(examples) >= 3
+    issues[:0] = [
+        _issue_frame(raw.loc[empty, SOURCE_ROW], "", "", "empty_row"),
+        _issue_frame(raw.loc[example & ~empty, SOURCE_ROW], "", "", "template_example"),
+    ]
     if SOURCE_FILE in raw.columns:
         parsed[SOURCE_FILE] = raw[SOURCE_FILE]
     if CUSTOMER_NAME in parsed.columns:
@@ -299,26 +335,27 @@ def clean_table(
         else:
             parsed.insert(1, CUSTOMER_ID, derived)
 
-    # 3a. exact duplicate lines (compared on the normalised text of every column)
+    # 3a. exact duplicate lines: equal normalised text in every column (hash, then confirmed)
     fate = pd.Series("kept", index=raw.index, dtype="str")
     kept_as = raw[SOURCE_ROW].copy()
-    dup_key = text[data_cols].fillna("\0")
-    dup = dup_key.duplicated(keep="first") & ~empty
+    hashes = pd.Series(row_hash, index=raw.index)
+    dup = hashes.duplicated(keep="first") & ~empty
     if dup.any():
-        first = dup_key[~empty].drop_duplicates(keep="first")
-        first_row = pd.Series(raw.loc[first.index, SOURCE_ROW].to_numpy(), index=first.index)
-        lookup = pd.util.hash_pandas_object(first, index=False)
-        row_of_hash = pd.Series(first_row.to_numpy(), index=lookup.to_numpy())
-        dup_hash = pd.util.hash_pandas_object(dup_key[dup], index=False)
-        kept_as[dup] = row_of_hash.reindex(dup_hash.to_numpy()).to_numpy()
+        first = hashes[~empty & ~dup]
+        row_of_hash = pd.Series(raw.loc[first.index, SOURCE_ROW].to_numpy(), index=first.to_numpy())
+        kept_as[dup] = row_of_hash.reindex(hashes[dup].to_numpy()).to_numpy()
+        dup &= _same_text(raw, kept_as, dup, fields)
+        kept_as = kept_as.where(dup, raw[SOURCE_ROW])
         fate[dup] = "duplicate"
 
-    # 4. validate (on rows still in play)
-    live = ~empty & ~dup
-    issues.append(validate(parsed[live], table, as_of=as_of))
-    if spec.key and spec.key[0] in parsed.columns and table == "orders":
-        issues.append(_conflicting_orders(parsed[live]))
-    found = [i for i in issues if len(i)]
+    # 4. validate (on rows still in play, and only the columns the rules look at)
+    live = (~empty & ~dup).to_numpy()
+    checked = [SOURCE_ROW, *_checked_columns(parsed, spec)]
+    issues.append(validate(parsed.loc[live, checked], table, as_of=as_of))
+    if table == "orders" and "order_id" in parsed.columns:
+        cols = [c for c in (SOURCE_ROW, "order_id", "product", "amount") if c in parsed.columns]
+        issues.append(_conflicting_orders(parsed.loc[live, cols]))
+    found = _drop_echoes([i for i in issues if len(i)])
     issues = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=ISSUE_COLUMNS)
     if len(issues):
         issues = _with_raw_values(issues, raw)
@@ -330,6 +367,7 @@ def clean_table(
     quarantined = raw[SOURCE_ROW].isin(bad_rows) & ~dup
     fate[quarantined] = "quarantined"
     good = parsed[(fate == "kept").to_numpy()]
+    del parsed
 
     # 3b. merge customers typed more than once
     contacts = None
@@ -385,6 +423,51 @@ def clean_table(
     )
 
 
+def on_uniques(fn, values: pd.Series, **kwargs):
+    """Apply a column parser to the distinct values only and spread the result back.
+
+    Template columns repeat a few values many times (grades, stages, dates), so parsing the
+    distinct ones is much cheaper; the result is identical to ``fn(values, **kwargs)``.
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    if len(uniques) > len(values) // 2:
+        return fn(values, **kwargs)
+    distinct = pd.Series(uniques, name=values.name).reindex(range(len(uniques) + 1))
+    parsed = fn(distinct, **kwargs)
+    codes = np.where(codes < 0, len(uniques), codes)
+    out = parsed.take(codes)
+    out.index = values.index
+    return out
+
+
+def _join_unique(values: pd.Series, groups: pd.Series) -> pd.Series:
+    """Join each group's distinct non-missing values with ``"; "``, in order of appearance.
+
+    Vectorised: distinct (group, value) pairs are numbered within their group and spread into one
+    column per position (a customer has few contacts); Arrow then joins each row's values,
+    skipping the missing ones.
+    """
+    pairs = pd.DataFrame(
+        {"g": groups.reset_index(drop=True), "v": values.astype("str").reset_index(drop=True)}
+    )
+    pairs = pairs.dropna().drop_duplicates()
+    if pairs.empty:
+        return pd.Series(dtype="str")
+    codes, uniques = pd.factorize(pairs["g"])
+    position = pairs.groupby(codes, sort=False).cumcount().to_numpy()
+    columns = []
+    for k in range(position.max() + 1):
+        column = pd.Series(pd.NA, index=range(len(uniques)), dtype="str")
+        at = position == k
+        column.iloc[codes[at]] = pairs["v"][at].to_numpy()
+        columns.append(pa.array(column, type=pa.large_string(), from_pandas=True))
+    separator = pa.scalar("; ", type=pa.large_string())
+    joined = pc.binary_join_element_wise(*columns, separator, null_handling="skip")
+    out = joined.to_pandas().astype("str")
+    out.index = uniques
+    return out
+
+
 def _canonical(df: pd.DataFrame, table: str) -> pd.DataFrame:
     """Return a copy of ``df`` with canonical headers and a ``source_row``; check required columns."""
     headers = [c for c in df.columns if c not in (SOURCE_ROW, SOURCE_FILE)]
@@ -405,46 +488,105 @@ def _parse_field(
     kind = f.kind
     unit = units.get(f.name)
     if kind == "date":
-        return parsing.parse_date(text), {}
+        return on_uniques(parsing.parse_date, text), {}
     if kind == "amount":
-        return parsing.parse_amount(text, unit=unit or 1.0), {}
+        return on_uniques(parsing.parse_amount, text, unit=unit or 1.0), {}
     if kind == "number":
-        return parsing.parse_number(text), {}
+        return on_uniques(parsing.parse_number, text), {}
     if kind == "percent":
-        return parsing.parse_percent(text, unit=unit), {}
+        return on_uniques(parsing.parse_percent, text, unit=unit), {}
     if kind == "score":
-        return parsing.parse_score(text, low=None), {}
+        return on_uniques(parsing.parse_score, text, low=None), {}
     if kind == "phone":
-        return parsing.parse_phone(text), {}
+        return on_uniques(parsing.parse_phone, text), {}
     if kind == "choice":
-        return parsing.parse_choice(text, f.name, allowed=allowed.get(f.name)), {}
+        return on_uniques(parsing.parse_choice, text, field=f.name, allowed=allowed.get(f.name)), {}
     if kind == "stage":
-        return parsing.parse_stage(text, stages=tuple(allowed.get("stage", CHOICES["stage"]))), {}
+        return on_uniques(
+            parsing.parse_stage, text, stages=tuple(allowed.get("stage", CHOICES["stage"]))
+        ), {}
     if kind == "bool":
-        return parsing.parse_bool(text), {}
+        return on_uniques(parsing.parse_bool, text), {}
     if kind == "year":
-        return parsing.parse_year(text), {}
+        return on_uniques(parsing.parse_year, text), {}
     if kind == "budget":
-        parts = parsing.parse_budget(text, unit=unit or 1.0)
+        parts = on_uniques(parsing.parse_budget, text, unit=unit or 1.0)
         return text, {c: parts[c] for c in parts.columns}
     if kind == "industry":
-        parts = parsing.parse_industry(text)
+        parts = on_uniques(parsing.parse_industry, text)
         return parts["industry"], {
             "industry_l1": parts["industry_l1"],
             "industry_l2": parts["industry_l2"],
         }
     if kind == "feedback":
-        return text, {"sentiment": parsing.parse_sentiment(text)}
+        return text, {"sentiment": on_uniques(parsing.parse_sentiment, text)}
     if kind == "timeline":
-        parts = parsing.parse_timeline(text)
+        parts = on_uniques(parsing.parse_timeline, text)
         return text, {c: parts[c] for c in parts.columns}
     if kind == "period":
-        parts = parsing.parse_period(text)
+        parts = on_uniques(parsing.parse_period, text)
         return parts["period"], {
             "period_start": parts["period_start"],
             "period_freq": parts["period_freq"],
         }
     return text, {}
+
+
+def _mix_hash(row_hash: np.ndarray, column: pd.Series) -> np.ndarray:
+    """Fold one column's value hashes into the running row hashes (FNV-style, wrapping)."""
+    values = pd.util.hash_pandas_object(column, index=False).to_numpy()
+    with np.errstate(over="ignore"):
+        return (row_hash * np.uint64(0x100000001B3)) ^ values
+
+
+def _same_text(raw: pd.DataFrame, kept_as: pd.Series, dup: pd.Series, fields) -> pd.Series:
+    """Confirm hash-equal rows really are equal after normalisation (guards against collisions)."""
+    idx = dup[dup].index
+    by_row = raw.set_index(SOURCE_ROW)
+    same = pd.Series(True, index=idx)
+    for col in raw.columns:
+        if col in (SOURCE_ROW, SOURCE_FILE):
+            continue
+        f = fields.get(col)
+        nfkc = f is not None and f.kind in _NFKC_KINDS
+        this = parsing.normalize_text(raw.loc[idx, col], nfkc=nfkc).fillna("\0").to_numpy()
+        first = by_row[col].reindex(kept_as[idx].to_numpy())
+        that = parsing.normalize_text(first, nfkc=nfkc).fillna("\0").to_numpy()
+        same &= this == that
+    return same.reindex(dup.index, fill_value=False)
+
+
+def _checked_columns(parsed: pd.DataFrame, spec) -> list[str]:
+    """Columns the table's rules read: typed ones, required ones, and the any-of groups."""
+    needed = set(spec.required) | {c for group in spec.any_of for c in group}
+    needed |= {"budget_min", "budget_max"}
+    out = []
+    for col in parsed.columns:
+        if col == SOURCE_ROW:
+            continue
+        dtype = parsed[col].dtype
+        typed = not (pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype))
+        if typed or col in needed:
+            out.append(col)
+    return out
+
+
+def _drop_echoes(issues: list[pd.DataFrame]) -> list[pd.DataFrame]:
+    """Drop ``missing_required`` where the cell was not blank but unreadable (already reported)."""
+    if not issues:
+        return issues
+    unparseable = pd.concat(issues)
+    unparseable = unparseable[unparseable["reason"] == "unparseable"]
+    seen = set(zip(unparseable["source_row"], unparseable["column"], strict=True))
+    out = []
+    for frame in issues:
+        echo = (frame["reason"] == "missing_required") & pd.Series(
+            [(r, c) in seen for r, c in zip(frame["source_row"], frame["column"], strict=True)],
+            index=frame.index,
+            dtype=bool,
+        )
+        out.append(frame[~echo])
+    return out
 
 
 def _issue_frame(rows: pd.Series, column: str, raw_values, reason: str) -> pd.DataFrame:
@@ -496,13 +638,39 @@ def _quarantine_frame(raw_rows: pd.DataFrame, issues: pd.DataFrame) -> pd.DataFr
         per_row["column"] + "=" + per_row["raw_value"].fillna("") + ": " + per_row["message"],
         per_row["message"],
     )
-    grouped = per_row.groupby("source_row", sort=False)
-    reason = grouped["reason"].agg(lambda s: ";".join(dict.fromkeys(s)))
-    message = grouped["text"].agg(lambda s: "; ".join(dict.fromkeys(s)))
+    reason = _join_unique(per_row["reason"], per_row["source_row"]).str.replace("; ", ";")
+    message = _join_unique(per_row["text"], per_row["source_row"])
     out = raw_rows.copy()
     out["reason"] = reason.reindex(out[SOURCE_ROW]).to_numpy()
     out["message"] = message.reindex(out[SOURCE_ROW]).to_numpy()
     return out.reset_index(drop=True)
+
+
+def _conflicts(multi: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """List fields whose values differ between rows merged into one customer."""
+    names = [CUSTOMER_ID, "column", "kept_value", "other_values"]
+    nunique = multi.groupby(CUSTOMER_ID, sort=False)[columns].nunique()
+    frames = []
+    for col in columns:  # a loop over columns, not rows
+        clashing = nunique.index[nunique[col] > 1]
+        if not len(clashing):
+            continue
+        sub = multi.loc[multi[CUSTOMER_ID].isin(clashing), [CUSTOMER_ID, col]].dropna()
+        sub = sub.assign(value=sub[col].astype("str")).drop_duplicates([CUSTOMER_ID, "value"])
+        first = ~sub.duplicated(CUSTOMER_ID)
+        kept = sub[first].set_index(CUSTOMER_ID)["value"]
+        others = _join_unique(sub.loc[~first, "value"], sub.loc[~first, CUSTOMER_ID])
+        frames.append(
+            pd.DataFrame(
+                {
+                    CUSTOMER_ID: kept.index,
+                    "column": col,
+                    "kept_value": kept.to_numpy(),
+                    "other_values": others.reindex(kept.index).to_numpy(),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=names)
 
 
 def _merge_customers(good: pd.DataFrame):
@@ -529,37 +697,30 @@ def _merge_customers(good: pd.DataFrame):
         out = good.assign(contact_count=gid.map(count).fillna(0).astype("int64"))
         return out, pd.Series(dtype="int64"), contacts, empty_conflicts
 
-    multi = good[multi_mask]
-    grouped = multi.groupby(CUSTOMER_ID, sort=False)
-    first_rows = grouped[SOURCE_ROW].transform("first")
+    # Fill each customer's first row with the group's values, then drop the other rows: one
+    # column at a time, touching only the rows of customers typed more than once.
+    multi_ids = gid[multi_mask]
+    grouped = good.loc[multi_mask].groupby(multi_ids, sort=False)
+    is_first = ~multi_ids.duplicated(keep="first")
+    first_row = grouped[SOURCE_ROW].transform("first")
     merged_into = pd.Series(
-        first_rows[first_rows != multi[SOURCE_ROW]].to_numpy(),
-        index=multi.loc[first_rows != multi[SOURCE_ROW], SOURCE_ROW].to_numpy(),
+        first_row[~is_first].to_numpy(), index=good.loc[multi_ids.index[~is_first], SOURCE_ROW]
     )
-    other_cols = [c for c in multi.columns if c not in (*contact_cols, CUSTOMER_ID)]
-    combined = grouped[other_cols].first()
-    for col in ("last_contact_date", "stage"):
-        if col in multi.columns:
-            combined[col] = grouped[col].max()
-    for col in contact_cols:
-        combined[col] = grouped[col].agg(lambda s: "; ".join(dict.fromkeys(s.dropna())) or None)
-    combined = combined.reset_index()
-
-    # conflicts: a field with more than one distinct value among a customer's rows
+    other_cols = [c for c in good.columns if c not in (*contact_cols, CUSTOMER_ID)]
     check_cols = [c for c in other_cols if c not in (SOURCE_ROW, SOURCE_FILE, "last_contact_date")]
-    nunique = grouped[check_cols].nunique()
-    pairs = nunique.stack()
-    pairs = pairs[pairs > 1]
-    records = []
-    for (cid, col), _ in pairs.items():
-        values = multi.loc[multi[CUSTOMER_ID] == cid, col].dropna().astype("str")
-        uniq = list(dict.fromkeys(values))
-        records.append((cid, col, uniq[0], "; ".join(uniq[1:])))
-    conflicts = (
-        pd.DataFrame(records, columns=empty_conflicts.columns) if records else empty_conflicts
-    )
+    conflicts = _conflicts(good.loc[multi_mask], check_cols) if check_cols else empty_conflicts
 
-    out = pd.concat([good[~multi_mask], combined[good.columns]], ignore_index=True)
-    out = out.sort_values(SOURCE_ROW, kind="stable").reset_index(drop=True)
+    out = good.loc[~good.index.isin(multi_ids.index[~is_first])]
+    firsts = multi_ids.index[is_first]
+    for col in other_cols:
+        if col in (SOURCE_ROW, SOURCE_FILE):
+            continue
+        how = "max" if col in ("last_contact_date", "stage") else "first"
+        values = grouped[col].transform(how)
+        out.loc[firsts, col] = values[firsts]
+    for col in contact_cols:
+        joined = _join_unique(good.loc[multi_mask, col], multi_ids)
+        out.loc[firsts, col] = joined.reindex(multi_ids[firsts].to_numpy()).to_numpy()
+    out = out.reset_index(drop=True)
     out["contact_count"] = out[CUSTOMER_ID].map(count).fillna(0).astype("int64")
     return out, merged_into, contacts, conflicts

@@ -14,6 +14,8 @@ import re
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .columns import CHOICES, STAGES
 
@@ -37,7 +39,11 @@ __all__ = [
     "parse_year",
 ]
 
-_BLANK = re.compile(r"^\s*(?:nan|none|null|n/a|na|-|--|—|/)?\s*$", re.IGNORECASE)
+#: Cell values that mean "nothing here" (compared after stripping and lower-casing).
+BLANK_TOKENS = ("", "nan", "none", "null", "n/a", "na", "-", "--", "—", "/")
+# Whitespace as a plain character class: pandas hands ``\s`` to Python's ``re`` one value at a
+# time, while an explicit class runs in pyarrow's vectorised regex engine.
+_WS = "[ \t\n\r\f\v\u00a0\u3000]"
 
 
 def _as_text(values: pd.Series, *, nfkc: bool = True) -> pd.Series:
@@ -50,9 +56,18 @@ def _as_text(values: pd.Series, *, nfkc: bool = True) -> pd.Series:
         s = s.where(~mask, s[mask].map(_scalar_text)) if mask.any() else s
     s = s.astype("str")
     if nfkc:
-        s = s.str.normalize("NFKC")
+        s = _nfkc(s)
     s = s.str.strip()
-    return s.mask(s.str.fullmatch(_BLANK.pattern, case=False).fillna(True))
+    return s.mask(s.isna() | s.str.lower().isin(BLANK_TOKENS))
+
+
+def _nfkc(s: pd.Series) -> pd.Series:
+    """NFKC-normalise text; in Arrow's compute kernel when the strings are Arrow-backed."""
+    if getattr(s.dtype, "storage", None) != "pyarrow":
+        return s.str.normalize("NFKC")
+    arrow = pa.array(s, from_pandas=True)
+    normalized = pc.utf8_normalize(arrow, form="NFKC")
+    return pd.Series(pd.array(normalized, dtype=s.dtype), index=s.index, name=s.name)
 
 
 def _scalar_text(value: object) -> str:
@@ -80,7 +95,7 @@ def normalize_text(values: pd.Series, *, nfkc: bool = False) -> pd.Series:
         ``str`` dtype, missing where the input was blank.
     """
     s = _as_text(values, nfkc=nfkc)
-    return s.str.replace(r"[\s\u3000]+", " ", regex=True)
+    return s.str.replace(_WS + "+", " ", regex=True)
 
 
 def company_key(values: pd.Series) -> pd.Series:
@@ -89,7 +104,7 @@ def company_key(values: pd.Series) -> pd.Series:
     ``上海恒达 机械（集团）有限公司`` and ``上海恒达机械(集团)有限公司`` share one key.
     """
     s = _as_text(values, nfkc=True)
-    return s.str.replace(r"\s+", "", regex=True).str.lower()
+    return s.str.replace(_WS + "+", "", regex=True).str.lower()
 
 
 # --- dates -----------------------------------------------------------------------------------------
@@ -360,15 +375,17 @@ def parse_score(values: pd.Series, *, low: int | None = 1, high: int = 5) -> pd.
     return num.where(ok).astype("Int64").rename(values.name)
 
 
-_MOBILE = r"1[3-9]\d{9}"
-_LANDLINE = r"0\d{9,11}"
-_PHONE_SEPARATORS = r"[;；/、,，]|\s{2,}"
+_MOBILE = r"1[3-9][0-9]{9}"
+_LANDLINE = r"0[0-9]{9,11}"
+_PHONE_SEPARATORS = r"[;；/、,，]|  +"
 
 
 def _one_phone(text: pd.Series) -> pd.Series:
-    digits = text.str.replace(r"[\s\-()（）.]", "", regex=True)
-    digits = digits.str.replace(r"^(?:\+86|0086|86)(?=1[3-9]\d{9}$)", "", regex=True)
-    digits = digits.str.replace(r"^(?:\+86|0086)(?=[1-9]\d{8,10}$)", "0", regex=True)
+    digits = text.str.replace(_WS[:-1] + r"\-()（）.]", "", regex=True)
+    mobile_86 = digits.str.fullmatch(r"(?:\+86|0086|86)1[3-9][0-9]{9}").fillna(False)
+    digits = digits.mask(mobile_86, digits.str[-11:])
+    land_86 = digits.str.fullmatch(r"(?:\+86|0086)[1-9][0-9]{8,10}").fillna(False)
+    digits = digits.mask(land_86, "0" + digits.str.replace(r"^(?:\+86|0086)", "", regex=True))
     mobile = digits.str.fullmatch(_MOBILE).fillna(False)
     land = digits.str.fullmatch(_LANDLINE).fillna(False)
     short_area = digits.str.match(r"0[12]").fillna(False)

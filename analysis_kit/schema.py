@@ -32,6 +32,7 @@ MESSAGES: dict[str, str] = {
     "no_customer": "缺少客户编号和名称 neither customer id nor name",
     "conflicting_duplicate": "编号重复但内容不同 same id with different content",
     "not_whole": "应为整数 should be a whole number",
+    "template_example": "模板示例行 the template's example row, not data",
 }
 
 _EARLIEST = pd.Timestamp("1990-01-01")
@@ -39,7 +40,7 @@ _EARLIEST = pd.Timestamp("1990-01-01")
 # Per table: (column, kind of non-negative / range rule)
 _NON_NEGATIVE = {
     "customers": ("employees", "annual_revenue", "budget_min", "budget_max"),
-    "orders": ("unit_price", "cost"),
+    "orders": ("unit_price",),  # cost and amount are negative on refund lines
     "stages": ("amount",),
     "channel_costs": ("cost",),
     "targets": ("target",),

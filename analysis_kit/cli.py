@@ -1,0 +1,98 @@
+"""The ``analysis-kit`` command: ``report`` runs the notebooks, ``template`` writes a template.
+
+Exit codes a scheduler can use: 0 done, 1 a notebook or input failed, 2 bad command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from .errors import AnalysisKitError
+
+__all__ = ["main"]
+
+
+def _value(text: str) -> object:
+    """Read a ``-p name value`` value as JSON when it parses (numbers, lists), else as text."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="analysis-kit", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    report = sub.add_parser("report", help="run notebooks with papermill into a report folder")
+    report.add_argument("--out", default="reports", help="output folder (default: reports)")
+    report.add_argument(
+        "--notebooks", default="01", help="comma-separated notebook numbers (default: 01)"
+    )
+    report.add_argument("--params", help="a YAML or JSON file of parameters")
+    report.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="one parameter (repeatable); VALUE is read as JSON when it parses",
+    )
+
+    template = sub.add_parser("template", help="write an Excel collection template")
+    template.add_argument("path", help="the .xlsx file to write")
+    template.add_argument("--lang", default="zh", choices=["zh", "en"])
+    template.add_argument(
+        "--tables", default=None, help="comma-separated tables (default: the five templates)"
+    )
+    return parser
+
+
+def _load_params(path: str | None) -> dict[str, object]:
+    if not path:
+        return {}
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read()
+    if path.endswith((".yml", ".yaml")):
+        import yaml
+
+        data = yaml.safe_load(text) or {}
+    else:
+        data = json.loads(text)
+    if not isinstance(data, dict):
+        raise AnalysisKitError(f"{path}: parameters must be a mapping of name to value")
+    return data
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "template":
+            from .templates import DEFAULT_TEMPLATE_TABLES, write_template
+
+            tables = args.tables.split(",") if args.tables else DEFAULT_TEMPLATE_TABLES
+            path = write_template(args.path, tables=tables, lang=args.lang)
+            print(f"wrote {path}")
+            return 0
+        from .reports import run_report
+
+        params = _load_params(args.params)
+        params.update({name: _value(value) for name, value in args.parameter})
+        notebooks = [n.strip() for n in args.notebooks.split(",") if n.strip()]
+        metrics = run_report(
+            args.out, notebooks=notebooks, parameters=params, progress=sys.stderr.isatty()
+        )
+        print(f"report written to {metrics.parent}")
+        return 0
+    except (AnalysisKitError, OSError) as exc:
+        print(f"analysis-kit: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""Notebooks run top to bottom under papermill on small data, and what they write is checked."""
+
+import json
+
+import pandas as pd
+import pytest
+
+import analysis_kit as ak
+from analysis_kit.cli import main
+from analysis_kit.datasets import make_tables, to_template
+from analysis_kit.privacy import find_unmasked
+from analysis_kit.reports import ReportError, available_notebooks, run_report
+
+pytestmark = pytest.mark.notebook
+
+FILES = {
+    "customers": ("客户信息表.csv", "gb18030"),
+    "followups": ("跟进记录.csv", "utf-8-sig"),
+    "orders": ("成交明细.xlsx", None),
+    "stages": ("商机阶段记录.csv", "utf-8-sig"),
+    "channel_costs": ("渠道投入.csv", "utf-8-sig"),
+    "targets": ("销售目标.csv", "utf-8"),
+    "market": ("市场分析汇总表.csv", "utf-8-sig"),
+}
+
+
+@pytest.fixture(scope="module")
+def small_data(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("data")
+    tables = make_tables(n_customers=25, messy=True, random_state=7)
+    for table, (name, encoding) in FILES.items():
+        frame = to_template(tables[table], table)
+        if name.endswith(".xlsx"):
+            frame.to_excel(folder / name, index=False, sheet_name="成交明细")
+        else:
+            frame.to_csv(folder / name, index=False, encoding=encoding)
+    return folder, tables
+
+
+@pytest.fixture(scope="module")
+def report(small_data, tmp_path_factory):
+    folder, _ = small_data
+    out = tmp_path_factory.mktemp("report")
+    metrics = run_report(
+        out,
+        notebooks=["01"],
+        parameters={"data_dir": str(folder), "as_of": "2024-06-30", "lang": "en"},
+    )
+    return out, json.loads(metrics.read_text(encoding="utf-8"))
+
+
+def test_cleaning_notebook_accounts_for_every_row(small_data, report):
+    _, tables = small_data
+    _, metrics = report
+    recorded = metrics["01_data_cleaning"]["tables"]
+    assert set(recorded) == set(FILES)
+    for table, counts in recorded.items():
+        assert counts["rows_in"] == len(tables[table]), table
+        assert counts["rows_in"] == (
+            counts["kept"] + counts["merged"] + counts["dropped_duplicates"] + counts["quarantined"]
+        )
+
+
+def test_cleaning_notebook_matches_the_package(small_data, report):
+    folder, _ = small_data
+    out, metrics = report
+    direct = ak.clean_table(ak.read_table(folder / "客户信息表.csv"), as_of="2024-06-30")
+    written = pd.read_parquet(out / "clean" / "customers.parquet")
+    assert len(written) == len(direct.clean) == metrics["01_data_cleaning"]["customers"]
+    assert sorted(written["customer_id"]) == sorted(direct.clean["customer_id"])
+
+
+def test_report_html_has_no_code_and_no_contact_data(small_data, report):
+    _, tables = small_data
+    out, _ = report
+    html = (out / "01_data_cleaning.html").read_text(encoding="utf-8")
+    assert "<title>01 数据清洗 Data cleaning</title>" in html
+    assert "ak.clean_table" not in html and "input_files = " not in html
+    names = pd.concat([tables["customers"]["contact_name"], tables["orders"]["owner"]])
+    assert find_unmasked(html, names=names.dropna().str.strip().unique()) == []
+    quarantine = (out / "quarantine_customers.csv").read_text(encoding="utf-8-sig")
+    assert find_unmasked(quarantine, names=names.dropna().str.strip().unique()) == []
+
+
+def test_unknown_parameter_is_an_error_before_running(tmp_path):
+    with pytest.raises(ReportError, match="unknown parameters"):
+        run_report(tmp_path, notebooks=["01"], parameters={"as_off": "2024-01-01"})
+    assert not (tmp_path / "01_data_cleaning.ipynb").exists()
+
+
+def test_failing_notebook_names_cell_and_keeps_traceback(small_data, tmp_path):
+    folder, _ = small_data
+    params = {"data_dir": str(folder), "as_of": "not a date"}
+    with pytest.raises(ReportError, match=r"01_data_cleaning.ipynb: cell \d+ failed"):
+        run_report(tmp_path, notebooks=["01"], parameters=params)
+    executed = (tmp_path / "01_data_cleaning.ipynb").read_text(encoding="utf-8")
+    assert "Traceback" in executed or "ValueError" in executed
+
+
+def test_every_notebook_has_a_parameters_cell_and_no_definitions():
+    import nbformat
+
+    for path in available_notebooks().values():
+        nb = nbformat.read(path, as_version=4)
+        tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(tagged) == 1, path.name
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                assert not any(
+                    line.startswith(("def ", "class ")) for line in cell.source.splitlines()
+                ), path.name
+
+
+def test_cli_template_and_bad_arguments(tmp_path, capsys):
+    path = tmp_path / "模板.xlsx"
+    assert main(["template", str(path)]) == 0
+    assert path.exists()
+    assert main(["report", "--out", str(tmp_path / "r"), "-p", "nonsense", "1"]) == 1
+    assert "unknown parameters" in capsys.readouterr().err
