@@ -482,54 +482,50 @@ def _canonical(df: pd.DataFrame, table: str) -> pd.DataFrame:
     return out
 
 
+#: The parser of each field kind (kinds not listed are text, kept as normalised).
+_PARSERS = {
+    "date": parsing.parse_date,
+    "amount": parsing.parse_amount,
+    "number": parsing.parse_number,
+    "percent": parsing.parse_percent,
+    "score": parsing.parse_score,
+    "phone": parsing.parse_phone,
+    "choice": parsing.parse_choice,
+    "stage": parsing.parse_stage,
+    "bool": parsing.parse_bool,
+    "year": parsing.parse_year,
+    "budget": parsing.parse_budget,
+    "industry": parsing.parse_industry,
+    "feedback": parsing.parse_sentiment,
+    "timeline": parsing.parse_timeline,
+    "period": parsing.parse_period,
+}
+#: For parsers returning several columns: the one that replaces the field (None keeps the text).
+_MAIN_COLUMN = {"budget": None, "timeline": None, "industry": "industry", "period": "period"}
+
+
 def _parse_field(
     text: pd.Series, f, allowed: Mapping[str, tuple[str, ...]], units: Mapping[str, float]
 ) -> tuple[pd.Series, dict[str, pd.Series]]:
-    kind = f.kind
+    """Parse one field; return its clean values and any derived columns."""
+    parser = _PARSERS.get(f.kind)
+    if parser is None:
+        return text, {}
     unit = units.get(f.name)
-    if kind == "date":
-        return on_uniques(parsing.parse_date, text), {}
-    if kind == "amount":
-        return on_uniques(parsing.parse_amount, text, unit=unit or 1.0), {}
-    if kind == "number":
-        return on_uniques(parsing.parse_number, text), {}
-    if kind == "percent":
-        return on_uniques(parsing.parse_percent, text, unit=unit), {}
-    if kind == "score":
-        return on_uniques(parsing.parse_score, text, low=None), {}
-    if kind == "phone":
-        return on_uniques(parsing.parse_phone, text), {}
-    if kind == "choice":
-        return on_uniques(parsing.parse_choice, text, field=f.name, allowed=allowed.get(f.name)), {}
-    if kind == "stage":
-        return on_uniques(
-            parsing.parse_stage, text, stages=tuple(allowed.get("stage", CHOICES["stage"]))
-        ), {}
-    if kind == "bool":
-        return on_uniques(parsing.parse_bool, text), {}
-    if kind == "year":
-        return on_uniques(parsing.parse_year, text), {}
-    if kind == "budget":
-        parts = on_uniques(parsing.parse_budget, text, unit=unit or 1.0)
-        return text, {c: parts[c] for c in parts.columns}
-    if kind == "industry":
-        parts = on_uniques(parsing.parse_industry, text)
-        return parts["industry"], {
-            "industry_l1": parts["industry_l1"],
-            "industry_l2": parts["industry_l2"],
-        }
-    if kind == "feedback":
-        return text, {"sentiment": on_uniques(parsing.parse_sentiment, text)}
-    if kind == "timeline":
-        parts = on_uniques(parsing.parse_timeline, text)
-        return text, {c: parts[c] for c in parts.columns}
-    if kind == "period":
-        parts = on_uniques(parsing.parse_period, text)
-        return parts["period"], {
-            "period_start": parts["period_start"],
-            "period_freq": parts["period_freq"],
-        }
-    return text, {}
+    kwargs = {
+        "amount": {"unit": unit or 1.0},
+        "budget": {"unit": unit or 1.0},
+        "percent": {"unit": unit},
+        "score": {"low": None},  # the range is the schema's to report, as out_of_range
+        "choice": {"field": f.name, "allowed": allowed.get(f.name)},
+        "stage": {"stages": tuple(allowed.get("stage", CHOICES["stage"]))},
+    }.get(f.kind, {})
+    out = on_uniques(parser, text, **kwargs)
+    if isinstance(out, pd.Series):
+        return (text, {"sentiment": out}) if f.kind == "feedback" else (out, {})
+    main = _MAIN_COLUMN[f.kind]
+    values = out[main] if main else text
+    return values, {c: out[c] for c in out.columns if c != main}
 
 
 def _mix_hash(row_hash: np.ndarray, column: pd.Series) -> np.ndarray:

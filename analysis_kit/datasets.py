@@ -22,14 +22,16 @@ frames, and the global random state is never touched.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from analysis_kit.columns import STAGES, TABLES
 
-__all__ = ["make_messy_customers", "make_tables", "to_template"]
+__all__ = ["SAMPLE_FILES", "make_messy_customers", "make_tables", "to_template", "write_sample"]
 
 # ---------------------------------------------------------------------------------------------
 # Vocabulary
@@ -1276,3 +1278,46 @@ def _mess_orders(df: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     twice = np.sort(_pick(len(df), rng, 0.01))
     cols = _insert(cols, _take(cols, twice), rng, after=twice)
     return _frame(_insert(cols, _blank_rows(cols, 1), rng), "orders")
+
+
+#: The sample files: table name → (file name, encoding); ``None`` means an Excel workbook.
+SAMPLE_FILES: dict[str, tuple[str, str | None]] = {
+    "customers": ("客户信息表.csv", "gb18030"),
+    "orders": ("成交明细.xlsx", None),
+    "followups": ("跟进记录.csv", "utf-8-sig"),
+    "stages": ("商机阶段记录.csv", "utf-8-sig"),
+    "channel_costs": ("渠道投入.csv", "utf-8-sig"),
+    "targets": ("销售目标.csv", "utf-8-sig"),
+    "market": ("市场分析汇总表.csv", "utf-8-sig"),
+}
+
+
+def write_sample(tables: dict[str, pd.DataFrame], folder: str | os.PathLike) -> list[Path]:
+    """Write tables as a sales team sends them: Chinese headers, GB18030 and BOM CSVs, an xlsx.
+
+    Parameters
+    ----------
+    tables : dict
+        As returned by :func:`make_tables`; tables missing from it are skipped.
+    folder : path
+        Where to write; created if missing. File names and encodings are :data:`SAMPLE_FILES`.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for table, (file_name, encoding) in SAMPLE_FILES.items():
+        if table not in tables:
+            continue
+        path = folder / file_name
+        frame = to_template(tables[table], table)
+        if encoding is None:
+            frame.to_excel(path, sheet_name=TABLES[table].title, index=False)
+        else:
+            frame.to_csv(path, index=False, encoding=encoding)
+        written.append(path)
+    return written

@@ -7,33 +7,18 @@ import pytest
 
 import analysis_kit as ak
 from analysis_kit.cli import main
-from analysis_kit.datasets import make_tables, to_template
+from analysis_kit.datasets import SAMPLE_FILES, make_tables, write_sample
 from analysis_kit.privacy import find_unmasked
 from analysis_kit.reports import ReportError, available_notebooks, run_report
 
 pytestmark = pytest.mark.notebook
-
-FILES = {
-    "customers": ("客户信息表.csv", "gb18030"),
-    "followups": ("跟进记录.csv", "utf-8-sig"),
-    "orders": ("成交明细.xlsx", None),
-    "stages": ("商机阶段记录.csv", "utf-8-sig"),
-    "channel_costs": ("渠道投入.csv", "utf-8-sig"),
-    "targets": ("销售目标.csv", "utf-8"),
-    "market": ("市场分析汇总表.csv", "utf-8-sig"),
-}
 
 
 @pytest.fixture(scope="module")
 def small_data(tmp_path_factory):
     folder = tmp_path_factory.mktemp("data")
     tables = make_tables(n_customers=25, messy=True, random_state=7)
-    for table, (name, encoding) in FILES.items():
-        frame = to_template(tables[table], table)
-        if name.endswith(".xlsx"):
-            frame.to_excel(folder / name, index=False, sheet_name="成交明细")
-        else:
-            frame.to_csv(folder / name, index=False, encoding=encoding)
+    write_sample(tables, folder)
     return folder, tables
 
 
@@ -53,7 +38,7 @@ def test_cleaning_notebook_accounts_for_every_row(small_data, report):
     _, tables = small_data
     _, metrics = report
     recorded = metrics["01_data_cleaning"]["tables"]
-    assert set(recorded) == set(FILES)
+    assert set(recorded) == set(SAMPLE_FILES)
     for table, counts in recorded.items():
         assert counts["rows_in"] == len(tables[table]), table
         assert counts["rows_in"] == (
