@@ -296,26 +296,30 @@ def clean_table(
     for col in data_cols:
         f = fields.get(col)
         nfkc = f is not None and f.kind in _NFKC_KINDS
-        text = on_uniques(parsing.normalize_text, raw[col], nfkc=nfkc)
-        present = text.notna().to_numpy()
+        # Work on the column's distinct values (the last one stands for missing), then spread
+        # every per-value result back to the rows with the codes.
+        codes, distinct = _distinct(raw[col])
+        text = parsing.normalize_text(distinct, nfkc=nfkc)
+        present_d = text.notna().to_numpy()
+        present = present_d[codes]
         empty &= ~present
-        row_hash = _mix_hash(row_hash, text)
+        row_hash = _mix_hash(row_hash, _hash_values(text)[codes])
         if col in examples:
             expected = parsing.normalize_text(pd.Series([examples[col]]), nfkc=nfkc).iloc[0]
-            like_example &= text.eq(expected).fillna(False).to_numpy() | ~present
+            like_example &= text.eq(expected).fillna(False).to_numpy()[codes] | ~present
             example_cells += present
         else:
             other_cells |= present
         if f is None:
-            parsed[col] = text
+            parsed[col] = _spread(text, codes, raw.index)
             continue
         values, extra = _parse_field(text, f, allowed, units)
-        parsed[col] = values.rename(col)
+        parsed[col] = _spread(values, codes, raw.index).rename(col)
         for name, extra_col in extra.items():
-            parsed[name] = extra_col
+            parsed[name] = _spread(extra_col, codes, raw.index)
         if f.kind in _TYPED_KINDS:
             failed = extra["budget_kind"].isna() if f.kind == "budget" else values.isna()
-            bad = present & failed.to_numpy()
+            bad = (present_d & failed.to_numpy())[codes]
             issues.append(
                 _issue_frame(raw.loc[bad, SOURCE_ROW], col, raw.loc[bad, col], "unparseable")
             )
@@ -423,21 +427,27 @@ def clean_table(
     )
 
 
-def on_uniques(fn, values: pd.Series, **kwargs):
-    """Apply a column parser to the distinct values only and spread the result back.
+def _distinct(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """Return codes into the distinct values, and those values with a missing one appended last.
 
-    Template columns repeat a few values many times (grades, stages, dates), so parsing the
-    distinct ones is much cheaper; the result is identical to ``fn(values, **kwargs)``.
+    Template columns repeat a few values many times (grades, stages, dates), so cleaning works on
+    the distinct values and spreads the results back: identical output, much less work.
     """
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    if len(uniques) > len(values) // 2:
-        return fn(values, **kwargs)
     distinct = pd.Series(uniques, name=values.name).reindex(range(len(uniques) + 1))
-    parsed = fn(distinct, **kwargs)
-    codes = np.where(codes < 0, len(uniques), codes)
-    out = parsed.take(codes)
-    out.index = values.index
+    return np.where(codes < 0, len(uniques), codes), distinct
+
+
+def _spread(per_value: pd.Series, codes: np.ndarray, index: pd.Index) -> pd.Series:
+    """Give each row the result computed for its distinct value."""
+    out = per_value.take(codes)
+    out.index = index
     return out
+
+
+def _hash_values(text: pd.Series) -> np.ndarray:
+    """Hash each value (missing included) for the row hash."""
+    return pd.util.hash_pandas_object(text, index=False).to_numpy()
 
 
 def _join_unique(values: pd.Series, groups: pd.Series) -> pd.Series:
@@ -520,7 +530,7 @@ def _parse_field(
         "choice": {"field": f.name, "allowed": allowed.get(f.name)},
         "stage": {"stages": tuple(allowed.get("stage", CHOICES["stage"]))},
     }.get(f.kind, {})
-    out = on_uniques(parser, text, **kwargs)
+    out = parser(text, **kwargs)
     if isinstance(out, pd.Series):
         return (text, {"sentiment": out}) if f.kind == "feedback" else (out, {})
     main = _MAIN_COLUMN[f.kind]
@@ -528,9 +538,8 @@ def _parse_field(
     return values, {c: out[c] for c in out.columns if c != main}
 
 
-def _mix_hash(row_hash: np.ndarray, column: pd.Series) -> np.ndarray:
+def _mix_hash(row_hash: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Fold one column's value hashes into the running row hashes (FNV-style, wrapping)."""
-    values = pd.util.hash_pandas_object(column, index=False).to_numpy()
     with np.errstate(over="ignore"):
         return (row_hash * np.uint64(0x100000001B3)) ^ values
 

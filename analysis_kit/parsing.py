@@ -52,8 +52,7 @@ def _as_text(values: pd.Series, *, nfkc: bool = True) -> pd.Series:
     if not (pd.api.types.is_string_dtype(s.dtype) or s.dtype == object):
         s = s.astype("str").where(s.notna())
     elif s.dtype == object:
-        mask = s.notna()
-        s = s.where(~mask, s[mask].map(_scalar_text)) if mask.any() else s
+        s = s.map(_scalar_text, na_action="ignore")
     s = s.astype("str")
     if nfkc:
         s = _nfkc(s)
