@@ -208,15 +208,15 @@ def stable_customer_id(names: pd.Series) -> pd.Series:
     """Derive a stable customer id from company names: ``C`` + 10 hex digits of a hash of the key.
 
     The key is :func:`analysis_kit.parsing.company_key`, so cosmetic variants of one name share an
-    id, and the id is the same in every run, file and table.
+    id, and the id is the same in every run, file and table (BLAKE2b, not Python's salted hash).
     """
-    key = parsing.company_key(names)
-    uniques = key.dropna().unique()
-    table = {
+    codes, distinct = _distinct(names)
+    keys = parsing.company_key(distinct)
+    ids = {
         k: "C" + hashlib.blake2b(k.encode("utf-8"), digest_size=5).hexdigest().upper()
-        for k in uniques
+        for k in keys.dropna().unique()
     }
-    return key.map(table).astype("str")
+    return _spread(keys.map(ids).astype("str"), codes, names.index).rename(names.name)
 
 
 def clean_table(
@@ -370,7 +370,7 @@ def clean_table(
     bad_rows = set(issues["source_row"].tolist())
     quarantined = raw[SOURCE_ROW].isin(bad_rows) & ~dup
     fate[quarantined] = "quarantined"
-    good = parsed[(fate == "kept").to_numpy()]
+    good = _take_rows(parsed, (fate == "kept").to_numpy())
     del parsed
 
     # 3b. merge customers typed more than once
@@ -547,18 +547,18 @@ def _mix_hash(row_hash: np.ndarray, values: np.ndarray) -> np.ndarray:
 def _same_text(raw: pd.DataFrame, kept_as: pd.Series, dup: pd.Series, fields) -> pd.Series:
     """Confirm hash-equal rows really are equal after normalisation (guards against collisions)."""
     idx = dup[dup].index
-    by_row = raw.set_index(SOURCE_ROW)
-    same = pd.Series(True, index=idx)
+    position = pd.Series(np.arange(len(raw)), index=raw[SOURCE_ROW].to_numpy())
+    first_pos = position.reindex(kept_as[idx].to_numpy()).to_numpy()
+    same = np.ones(len(idx), dtype=bool)
     for col in raw.columns:
         if col in (SOURCE_ROW, SOURCE_FILE):
             continue
         f = fields.get(col)
         nfkc = f is not None and f.kind in _NFKC_KINDS
-        this = parsing.normalize_text(raw.loc[idx, col], nfkc=nfkc).fillna("\0").to_numpy()
-        first = by_row[col].reindex(kept_as[idx].to_numpy())
-        that = parsing.normalize_text(first, nfkc=nfkc).fillna("\0").to_numpy()
-        same &= this == that
-    return same.reindex(dup.index, fill_value=False)
+        this = parsing.normalize_text(raw[col].loc[idx], nfkc=nfkc).fillna("\0").to_numpy()
+        that = parsing.normalize_text(raw[col].take(first_pos), nfkc=nfkc).fillna("\0")
+        same &= this == that.to_numpy()
+    return pd.Series(same, index=idx).reindex(dup.index, fill_value=False)
 
 
 def _checked_columns(parsed: pd.DataFrame, spec) -> list[str]:
@@ -573,6 +573,18 @@ def _checked_columns(parsed: pd.DataFrame, spec) -> list[str]:
         typed = not (pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype))
         if typed or col in needed:
             out.append(col)
+    return out
+
+
+def _take_rows(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
+    """Return the rows of an internal working frame where ``keep`` is true, emptying ``frame``.
+
+    Columns are moved one at a time, so the table is never held twice (the working frames are
+    built inside :func:`clean_table`; a caller's frame is never passed here).
+    """
+    out = pd.DataFrame(index=frame.index[keep])
+    for col in list(frame.columns):
+        out[col] = frame.pop(col)[keep]
     return out
 
 
@@ -651,16 +663,25 @@ def _quarantine_frame(raw_rows: pd.DataFrame, issues: pd.DataFrame) -> pd.DataFr
     return out.reset_index(drop=True)
 
 
-def _conflicts(multi: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+def _conflicts(good: pd.DataFrame, multi_mask: pd.Series, columns: list[str]) -> pd.DataFrame:
     """List fields whose values differ between rows merged into one customer."""
     names = [CUSTOMER_ID, "column", "kept_value", "other_values"]
-    nunique = multi.groupby(CUSTOMER_ID, sort=False)[columns].nunique()
+    rows = multi_mask.to_numpy()
+    multi = good[[CUSTOMER_ID]][rows]
+    group = pd.factorize(multi[CUSTOMER_ID])[0]
     frames = []
     for col in columns:  # a loop over columns, not rows
-        clashing = nunique.index[nunique[col] > 1]
-        if not len(clashing):
+        multi[col] = good[col][rows]
+        value = pd.factorize(multi.pop(col))[0]
+        pairs = pd.DataFrame({"g": group, "v": value})
+        pairs = pairs[pairs["v"] >= 0].drop_duplicates()
+        counts = pairs["g"].value_counts()
+        clashing = np.isin(group, counts.index[counts > 1].to_numpy())
+        if not clashing.any():
             continue
-        sub = multi.loc[multi[CUSTOMER_ID].isin(clashing), [CUSTOMER_ID, col]].dropna()
+        sub = pd.DataFrame(
+            {CUSTOMER_ID: multi[CUSTOMER_ID][clashing], col: good[col][rows][clashing]}
+        ).dropna()
         sub = sub.assign(value=sub[col].astype("str")).drop_duplicates([CUSTOMER_ID, "value"])
         first = ~sub.duplicated(CUSTOMER_ID)
         kept = sub[first].set_index(CUSTOMER_ID)["value"]
@@ -679,14 +700,17 @@ def _conflicts(multi: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 
 
 def _merge_customers(good: pd.DataFrame):
-    """Merge rows of the same customer; return (merged, {merged row: kept row}, contacts, conflicts)."""
+    """Merge rows of the same customer; return (merged, {merged row: kept row}, contacts, conflicts).
+
+    ``good`` is clean_table's own working frame and is consumed (its columns are moved out).
+    """
     key = parsing.company_key(good[CUSTOMER_NAME])
     gid = good[CUSTOMER_ID]
     # Rows without an explicit id join the first explicit id seen for their name.
     explicit = pd.Series(gid.to_numpy(), index=key.to_numpy())
     explicit = explicit[~explicit.index.duplicated(keep="first")]
     gid = pd.Series(explicit.reindex(key.to_numpy()).to_numpy(), index=good.index).fillna(gid)
-    good = good.assign(**{CUSTOMER_ID: gid})
+    good[CUSTOMER_ID] = gid
     contact_cols = [c for c in CONTACT_COLUMNS if c in good.columns]
 
     contacts = good[[CUSTOMER_ID, *contact_cols, SOURCE_ROW]]
@@ -702,30 +726,40 @@ def _merge_customers(good: pd.DataFrame):
         out = good.assign(contact_count=gid.map(count).fillna(0).astype("int64"))
         return out, pd.Series(dtype="int64"), contacts, empty_conflicts
 
-    # Fill each customer's first row with the group's values, then drop the other rows: one
-    # column at a time, touching only the rows of customers typed more than once.
+    # Fill each customer's first row with the group's values, then drop the other rows. The
+    # group values are gathered first (small: one per customer), then the rows are moved out of
+    # ``good`` one column at a time, so the table is never held twice.
     multi_ids = gid[multi_mask]
-    grouped = good.loc[multi_mask].groupby(multi_ids, sort=False)
     is_first = ~multi_ids.duplicated(keep="first")
-    first_row = grouped[SOURCE_ROW].transform("first")
+    firsts = multi_ids.index[is_first]
+    later = multi_ids.index[~is_first]
+    first_row = good.loc[multi_mask, SOURCE_ROW].groupby(multi_ids, sort=False).transform("first")
     merged_into = pd.Series(
-        first_row[~is_first].to_numpy(), index=good.loc[multi_ids.index[~is_first], SOURCE_ROW]
+        first_row[later].to_numpy(), index=good.loc[later, SOURCE_ROW].to_numpy()
     )
     other_cols = [c for c in good.columns if c not in (*contact_cols, CUSTOMER_ID)]
     check_cols = [c for c in other_cols if c not in (SOURCE_ROW, SOURCE_FILE, "last_contact_date")]
-    conflicts = _conflicts(good.loc[multi_mask], check_cols) if check_cols else empty_conflicts
+    conflicts = _conflicts(good, multi_mask, check_cols) if check_cols else empty_conflicts
 
-    out = good.loc[~good.index.isin(multi_ids.index[~is_first])]
-    firsts = multi_ids.index[is_first]
+    grouped = good.groupby(gid, sort=False)
+    updates: dict[str, tuple[pd.Index, np.ndarray]] = {}
     for col in other_cols:
         if col in (SOURCE_ROW, SOURCE_FILE):
             continue
-        how = "max" if col in ("last_contact_date", "stage") else "first"
-        values = grouped[col].transform(how)
-        out.loc[firsts, col] = values[firsts]
+        if col in ("last_contact_date", "stage"):  # the latest contact, the furthest stage
+            updates[col] = (firsts, grouped[col].max().reindex(multi_ids[firsts]).to_numpy())
+            continue
+        # the first row's own value stands unless it is blank: fill those from later rows
+        blank = firsts[good.loc[firsts, col].isna().to_numpy()]
+        if len(blank):
+            updates[col] = (blank, grouped[col].first().reindex(multi_ids[blank]).to_numpy())
     for col in contact_cols:
         joined = _join_unique(good.loc[multi_mask, col], multi_ids)
-        out.loc[firsts, col] = joined.reindex(multi_ids[firsts].to_numpy()).to_numpy()
+        updates[col] = (firsts, joined.reindex(multi_ids[firsts].to_numpy()).to_numpy())
+
+    out = _take_rows(good, ~good.index.isin(later))
+    for col, (where, values) in updates.items():
+        out.loc[where, col] = values
     out = out.reset_index(drop=True)
     out["contact_count"] = out[CUSTOMER_ID].map(count).fillna(0).astype("int64")
     return out, merged_into, contacts, conflicts
