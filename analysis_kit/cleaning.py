@@ -199,9 +199,24 @@ class CleanResult:
         raw = self.raw[[SOURCE_ROW, column]].rename(columns={column: "raw"})
         clean = self.clean[[SOURCE_ROW, column]].rename(columns={column: "clean"})
         both = clean.merge(raw, on=SOURCE_ROW, how="left")
-        as_text = both["clean"].astype("str").where(both["clean"].notna())
+        as_text = _display_text(both["clean"])
         changed = as_text.fillna("\0") != both["raw"].astype("str").fillna("\0")
         return both.loc[changed, [SOURCE_ROW, "raw", "clean"]].reset_index(drop=True)
+
+
+def _display_text(values: pd.Series) -> pd.Series:
+    """Write values as a person would type them: dates without a midnight time, 4.0 as 4."""
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        midnight = values.dt.normalize() == values
+        seconds = values.dt.second != 0
+        text = values.dt.strftime("%Y-%m-%d %H:%M")
+        text = text.where(~seconds, values.dt.strftime("%Y-%m-%d %H:%M:%S"))
+        return text.where(~midnight, values.dt.strftime("%Y-%m-%d")).where(values.notna())
+    if pd.api.types.is_float_dtype(values.dtype):
+        whole = values == values.round()
+        text = values.astype("str").where(~whole, values.round().astype("Int64").astype("str"))
+        return text.where(values.notna())
+    return values.astype("str").where(values.notna())
 
 
 def stable_customer_id(names: pd.Series) -> pd.Series:
