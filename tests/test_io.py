@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import analysis_kit as ak
 from analysis_kit.columns import (
@@ -212,3 +214,32 @@ def test_column_map_for_a_foreign_export(tmp_path):
     )
     assert df.attrs["table"] == "orders"
     assert {"customer_id", "order_date", "amount"} <= set(df.columns)
+
+
+cell_text = st.one_of(
+    st.none(),
+    st.text(
+        alphabet=st.characters(
+            codec="gb18030", exclude_categories=("Cs", "Cc"), exclude_characters="\ufeff"
+        ),
+        max_size=12,
+    ),
+    st.sampled_from(["", " ", "　", "007", "13800138000", "2024/3/15", "¥1,234", "面议", '"', ","]),
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(st.tuples(cell_text, cell_text, cell_text), min_size=1, max_size=20),
+    st.sampled_from(["utf-8", "utf-8-sig", "gb18030"]),
+)
+def test_reader_never_loses_a_row(tmp_path, rows, encoding):
+    frame = pd.DataFrame(rows, columns=["客户名称", "联系电话", "备注"], dtype="object")
+    path = tmp_path / f"prop_{encoding}.csv"
+    frame.to_csv(path, index=False, encoding=encoding)
+    df = ak.read_table(path, table="customers")
+    assert len(df) == len(frame)
+    result = ak.clean_table(df)
+    assert result.audit.balanced and result.audit.rows_in == len(frame)
