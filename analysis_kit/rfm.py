@@ -1,0 +1,874 @@
+"""RFM analysis: per-customer recency, frequency and monetary value, scores and segments.
+
+Four steps, each a pure function (data in, new data out, the input never modified):
+
+1. :func:`rfm_summary` – one row per customer from an orders table, either in the analyst's
+   convention (recency in days, purchase days, total and mean spend) or in the convention of
+   lifetimes' ``summary_data_from_transaction_data`` (repeat periods, ``recency``, ``T``,
+   ``monetary_value``) that BG/NBD and Gamma-Gamma models expect. The transaction-level work is
+   written once against narwhals, so pandas, Polars (eager or lazy) and DuckDB give the same
+   answer.
+2. :func:`rfm_scores` – scores 1..``bins`` by rank, ties sharing a score.
+3. :func:`rfm_segments` – the Chinese 8-class model (``cn8``: R, F, M high or low against the mean)
+   or the classic 10-segment R×F grid (``classic``), with labels in Chinese or English and a
+   recommended action for each segment.
+4. :func:`segment_table` – customers, revenue and their shares per segment.
+
+The segment maps are data (:data:`CN8_SEGMENTS`, :data:`CLASSIC_SEGMENTS`); pass ``segments=`` to
+use your own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import narwhals as nw
+import numpy as np
+import pandas as pd
+
+from .columns import AMOUNT, CUSTOMER_ID, ORDER_DATE, ORDER_ID, describe_columns
+from .errors import SchemaError
+
+__all__ = [
+    "CLASSIC_SEGMENTS",
+    "CN8_SEGMENTS",
+    "rfm_scores",
+    "rfm_segments",
+    "rfm_summary",
+    "segment_table",
+]
+
+#: The Chinese 8-class RFM model. Codes are R, F, M in that order, ``1`` = high, ``0`` = low
+#: (R high = recent). Each entry holds the Chinese and English label and a recommended action.
+CN8_SEGMENTS: dict[str, dict[str, str]] = {
+    "111": {
+        "zh": "重要价值客户",
+        "en": "Important value",
+        "action_zh": "专属服务与折扣，优先维护",
+        "action_en": "Dedicated service and discounts; look after them first",
+    },
+    "101": {
+        "zh": "重要发展客户",
+        "en": "Important development",
+        "action_zh": "激活复购，推送新品",
+        "action_en": "Encourage repeat purchases; promote new products",
+    },
+    "011": {
+        "zh": "重要保持客户",
+        "en": "Important retention",
+        "action_zh": "主动联系，防止流失",
+        "action_en": "Contact them proactively to prevent churn",
+    },
+    "001": {
+        "zh": "重要挽留客户",
+        "en": "Important win-back",
+        "action_zh": "重点挽回，了解流失原因",
+        "action_en": "Win them back; find out why they stopped buying",
+    },
+    "110": {
+        "zh": "一般价值客户",
+        "en": "General value",
+        "action_zh": "挖掘需求，交叉销售，提升客单价",
+        "action_en": "Explore needs and cross-sell to raise spend per purchase",
+    },
+    "100": {
+        "zh": "一般发展客户",
+        "en": "General development",
+        "action_zh": "做好新客引导，提供复购优惠",
+        "action_en": "Onboard well; offer an incentive for the next purchase",
+    },
+    "010": {
+        "zh": "一般保持客户",
+        "en": "General retention",
+        "action_zh": "定期关怀，低成本维护",
+        "action_en": "Keep in touch regularly at low cost",
+    },
+    "000": {
+        "zh": "一般挽留客户",
+        "en": "General win-back",
+        "action_zh": "低成本唤醒，无响应则减少投入",
+        "action_en": "Low-cost reactivation; reduce effort if there is no response",
+    },
+}
+
+#: The classic 10-segment grid over the recency score ``r`` and frequency score ``f`` (1-5, both
+#: bounds inclusive): the ``seg_map`` of the Miuul CRM-analytics course, reproduced in many public
+#: Kaggle RFM notebooks. Every (r, f) pair falls in exactly one segment.
+CLASSIC_SEGMENTS: dict[str, dict[str, Any]] = {
+    "champions": {
+        "r": (5, 5),
+        "f": (4, 5),
+        "zh": "冠军客户",
+        "en": "Champions",
+        "action_zh": "回馈奖励，抢先体验新品，发展为口碑推荐人",
+        "action_en": "Reward them; offer early access; turn them into advocates",
+    },
+    "loyal_customers": {
+        "r": (3, 4),
+        "f": (4, 5),
+        "zh": "忠诚客户",
+        "en": "Loyal Customers",
+        "action_zh": "推荐高价值产品，邀请评价与转介绍",
+        "action_en": "Upsell higher-value products; ask for reviews and referrals",
+    },
+    "potential_loyalists": {
+        "r": (4, 5),
+        "f": (2, 3),
+        "zh": "潜力忠诚客户",
+        "en": "Potential Loyalists",
+        "action_zh": "推出会员或积分计划，推荐相关产品",
+        "action_en": "Offer a membership or loyalty programme; recommend related products",
+    },
+    "new_customers": {
+        "r": (5, 5),
+        "f": (1, 1),
+        "zh": "新客户",
+        "en": "New Customers",
+        "action_zh": "做好入门引导与售后支持，尽早建立关系",
+        "action_en": "Onboard them well; give early support and build the relationship",
+    },
+    "promising": {
+        "r": (4, 4),
+        "f": (1, 1),
+        "zh": "有潜力客户",
+        "en": "Promising",
+        "action_zh": "加深品牌认知，提供试用或优惠",
+        "action_en": "Build awareness; offer trials or introductory discounts",
+    },
+    "need_attention": {
+        "r": (3, 3),
+        "f": (3, 3),
+        "zh": "需要关注客户",
+        "en": "Need Attention",
+        "action_zh": "限时优惠，按历史购买推荐",
+        "action_en": "Limited-time offers; recommend from purchase history",
+    },
+    "about_to_sleep": {
+        "r": (3, 3),
+        "f": (1, 2),
+        "zh": "即将沉睡客户",
+        "en": "About To Sleep",
+        "action_zh": "分享有价值的内容，推荐热门产品，重新建立联系",
+        "action_en": "Share useful content; recommend popular products; reconnect",
+    },
+    "at_risk": {
+        "r": (1, 2),
+        "f": (3, 4),
+        "zh": "流失风险客户",
+        "en": "At Risk",
+        "action_zh": "个性化回访，提供续约或复购优惠",
+        "action_en": "Personal outreach; renewal or repeat-purchase offers",
+    },
+    "cant_lose": {
+        "r": (1, 2),
+        "f": (5, 5),
+        "zh": "不能失去的客户",
+        "en": "Can't Lose Them",
+        "action_zh": "高层拜访，了解问题，定制挽回方案",
+        "action_en": "Senior-level contact; learn what went wrong; a tailored win-back offer",
+    },
+    "hibernating": {
+        "r": (1, 2),
+        "f": (1, 2),
+        "zh": "沉睡客户",
+        "en": "Hibernating",
+        "action_zh": "低成本唤醒，推荐其他品类，避免过度投入",
+        "action_en": "Low-cost reactivation with other categories; do not overspend",
+    },
+}
+
+_LABEL_KEYS = ("zh", "en", "action_zh", "action_en")
+_FREQS = ("D", "W", "M")
+_EPOCH = dt.datetime(1970, 1, 1)
+# 1970-01-01 is a Thursday: adding 3 puts Monday 1969-12-29 at day 0 of week 0, so weeks run
+# Monday to Sunday like pandas' ``W`` (= ``W-SUN``) periods. The offset keeps floor division on
+# non-negative numbers (backends disagree on negative integer division) for dates after ~1700.
+_WEEK_SHIFT = 3
+_WEEK_OFFSET = 7 * 100_000
+
+# Private working columns; the leading "__rfm" keeps them clear of user column names.
+_AMT = "__rfm_amount"
+_DAY = "__rfm_day"
+_DN = "__rfm_day_number"
+_PER = "__rfm_period"
+_ASOF = "__rfm_as_of"
+_OKEY = "__rfm_order_key"
+_OKDAY = "__rfm_order_day"
+_BUY = "__rfm_buy"
+_BDAY = "__rfm_buy_day"
+_BDN = "__rfm_buy_day_number"
+_FIRST = "__rfm_first_period"
+_REP = "__rfm_repeat_amount"
+_NPER = "__rfm_periods"
+_LAST = "__rfm_last_period"
+
+
+# ---------------------------------------------------------------------------------------------
+# Summary
+# ---------------------------------------------------------------------------------------------
+
+
+def rfm_summary(
+    orders: Any,
+    *,
+    customer_col: str = CUSTOMER_ID,
+    date_col: str = ORDER_DATE,
+    amount_col: str = AMOUNT,
+    order_col: str = ORDER_ID,
+    as_of: str | dt.date | dt.datetime | pd.Timestamp | None = None,
+    convention: str = "days",
+    freq: str = "D",
+    frequency: str = "days",
+    keep_non_buyers: bool = True,
+) -> Any:
+    """Summarise an orders table into one row per customer: recency, frequency, monetary.
+
+    Parameters
+    ----------
+    orders : DataFrame, LazyFrame or DuckDB relation
+        Order lines with a customer, a datetime and an amount column (a clean orders table from
+        :func:`analysis_kit.clean_table`). pandas (the default), Polars ``DataFrame`` or
+        ``LazyFrame`` and DuckDB relations are accepted, through narwhals.
+    customer_col, date_col, amount_col : str
+        Column names; default to the canonical ``customer_id``, ``order_date``, ``amount``.
+        ``date_col`` must hold datetimes or dates (parse text dates with ``clean_table`` first).
+    order_col : str, default="order_id"
+        Order id column, used only by ``frequency="orders"`` and only if present.
+    as_of : str, date or datetime, optional
+        The analysis date (lifetimes' ``observation_period_end``). Defaults to the latest order
+        date in the data (among lines with a customer and a date). Only its calendar day is
+        used. Lines dated after ``as_of`` are **excluded**: in the ``days`` convention every
+        line after the ``as_of`` day; in the ``lifetimes`` convention every line after the
+        ``freq`` period that contains ``as_of`` (lifetimes compares whole periods, so a later
+        order in the same week or month is kept).
+    convention : {"days", "lifetimes"}, default="days"
+        Which summary to build; see Returns.
+    freq : {"D", "W", "M"}, default="D"
+        Period length for ``convention="lifetimes"``: days, weeks (Monday to Sunday, pandas'
+        ``W-SUN``) or calendar months. Ignored by the ``days`` convention.
+    frequency : {"days", "orders"}, default="days"
+        What the ``days`` convention counts: distinct purchase days, or orders (distinct values
+        of ``order_col`` per customer if the column exists, otherwise order lines).
+    keep_non_buyers : bool, default=True
+        ``days`` convention only: keep customers with no purchase before ``as_of`` (only refunds
+        or zero amounts) with ``frequency`` 0 and missing ``recency``, ``first_purchase`` and
+        ``last_purchase``. ``False`` drops them. The ``lifetimes`` convention always drops them
+        (its ``T`` needs a first purchase).
+
+    Returns
+    -------
+    DataFrame, LazyFrame or DuckDB relation
+        The same kind of object as ``orders`` (lazy inputs stay lazy), one row per customer,
+        sorted by customer.
+
+        ``convention="days"``:
+
+        - ``customer_col`` – the customer.
+        - ``recency`` – days from the last purchase day to the ``as_of`` day (missing for
+          non-buyers).
+        - ``frequency`` – number of purchase days (or orders / lines, see ``frequency``).
+        - ``monetary`` – net total: all amounts up to ``as_of``, refunds subtracted.
+        - ``monetary_mean`` – ``monetary / frequency``: net spend per purchase day (or order);
+          missing when ``frequency`` is 0.
+        - ``first_purchase``, ``last_purchase`` – first and last purchase day (datetime at
+          midnight; missing for non-buyers).
+
+        ``convention="lifetimes"`` (floats, as lifetimes returns them):
+
+        - ``customer_col`` – the customer.
+        - ``frequency`` – number of repeat periods: periods with a purchase, minus 1.
+        - ``recency`` – periods between the first and the last purchase period.
+        - ``T`` – periods between the first purchase period and the ``as_of`` period.
+        - ``monetary_value`` – mean of the per-period net totals of the repeat periods (the first
+          period left out); 0 when ``frequency`` is 0.
+
+    Notes
+    -----
+    **Refunds and zero amounts.** Lines are netted per purchase event first: per day (``days``),
+    per order (``orders``), per line (``orders`` without an order id column) or per period
+    (``lifetimes``). An event counts as a purchase only when its net amount is > 0, so a refund
+    on the day of the purchase reduces that day's value, a zero-amount line is never a purchase
+    and a day with a full refund is not a purchase day. In the ``days`` convention ``monetary``
+    is the net total of every line, so refunds on other days subtract too, and a customer whose
+    lines are only refunds or zeros has ``frequency`` 0 and ``monetary`` <= 0. In the
+    ``lifetimes`` convention only purchase periods enter (lifetimes has no notion of refunds and
+    its Gamma-Gamma model needs positive values): a refund in a period of its own is ignored.
+
+    **Missing values.** Lines without a customer or a date are ignored; a missing amount counts
+    as 0.
+
+    **Periods (lifetimes convention).** Like lifetimes, dates are mapped to ``freq`` periods
+    (pandas ``to_period(freq)``), purchases in the same period are merged (their amounts summed)
+    and ``recency`` and ``T`` are differences of period numbers: days for ``D``, Monday-to-Sunday
+    weeks for ``W``, calendar months for ``M`` (Jan 31 to Feb 1 is one month; Feb 1 to Feb 28 is
+    zero). For ``D`` and ``W`` this equals lifetimes 0.11's
+    ``(period start - first period start) / np.timedelta64(1, freq)``; for ``M`` lifetimes 0.11
+    divides by numpy's average month, which current pandas rejects, and earlier lifetimes
+    versions subtracted the periods as here. All of this runs in narwhals on every backend.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> orders = pd.DataFrame(
+    ...     {
+    ...         "customer_id": ["A", "A", "A", "B"],
+    ...         "order_date": pd.to_datetime(["2024-01-01", "2024-01-01", "2024-01-10", "2024-01-05"]),
+    ...         "amount": [100.0, 50.0, 30.0, 80.0],
+    ...     }
+    ... )
+    >>> rfm_summary(orders)[["customer_id", "recency", "frequency", "monetary"]]
+      customer_id  recency  frequency  monetary
+    0           A        0          2     180.0
+    1           B        5          1      80.0
+    >>> rfm_summary(orders, convention="lifetimes")
+      customer_id  frequency  recency    T  monetary_value
+    0           A        1.0      9.0  9.0            30.0
+    1           B        0.0      0.0  5.0             0.0
+    """
+    _check_choice("convention", convention, ("days", "lifetimes"))
+    _check_choice("freq", freq, _FREQS)
+    _check_choice("frequency", frequency, ("days", "orders"))
+    frame = nw.from_native(orders)
+    schema = frame.collect_schema()
+    missing = [c for c in (customer_col, date_col, amount_col) if c not in schema]
+    if missing:
+        raise SchemaError(
+            f"rfm_summary: 缺少列 missing columns: {describe_columns(missing, 'orders')}"
+        )
+    date_type = schema[date_col]
+    if not isinstance(date_type, nw.Datetime | nw.Date):
+        raise TypeError(
+            f"rfm_summary: date_col {date_col!r} must hold datetimes or dates, got {date_type}; "
+            "parse dates first, e.g. with analysis_kit.clean_table"
+        )
+    as_of_day = None if as_of is None else _day_of(as_of)
+    use_orders = frequency == "orders" and order_col in schema
+
+    keep = [customer_col, date_col, amount_col] + ([order_col] if use_orders else [])
+    date_expr = nw.col(date_col)
+    if isinstance(date_type, nw.Date):
+        date_expr = date_expr.cast(nw.Datetime("us"))
+    lines = (
+        frame.select(keep)
+        .filter(~nw.col(customer_col).is_null(), ~nw.col(date_col).is_null())
+        .with_columns(
+            nw.col(amount_col).cast(nw.Float64).fill_null(0.0).alias(_AMT),
+            date_expr.dt.truncate("1d").alias(_DAY),
+        )
+        .with_columns(
+            ((nw.col(_DAY) - nw.lit(_EPOCH)).dt.total_seconds() // 86_400).cast(nw.Int64).alias(_DN)
+        )
+    )
+    if convention == "days":
+        result = _days_summary(
+            lines,
+            customer_col=customer_col,
+            order_col=order_col if use_orders else None,
+            per_line=frequency == "orders" and not use_orders,
+            as_of_day=as_of_day,
+            keep_non_buyers=keep_non_buyers,
+        )
+    else:
+        result = _lifetimes_summary(
+            lines, customer_col=customer_col, as_of_day=as_of_day, freq=freq
+        )
+    native = result.sort(customer_col).to_native()
+    if isinstance(native, pd.DataFrame):
+        native = native.reset_index(drop=True)
+    return native
+
+
+def _days_summary(
+    lines: Any,
+    *,
+    customer_col: str,
+    order_col: str | None,
+    per_line: bool,
+    as_of_day: int | None,
+    keep_non_buyers: bool,
+) -> Any:
+    """Summary in the analyst's convention: recency in days, purchase days or orders."""
+    if as_of_day is None:
+        lines = lines.with_columns(nw.col(_DN).max().alias(_ASOF))
+    else:
+        lines = lines.filter(nw.col(_DN) <= as_of_day).with_columns(
+            nw.lit(as_of_day, dtype=nw.Int64).alias(_ASOF)
+        )
+    if per_line:
+        events = lines.select(customer_col, _DAY, _DN, _AMT, _ASOF)
+    else:
+        if order_col is None:
+            keys = [customer_col, _DAY, _DN]
+        else:
+            # Lines without an order id: one order per customer and day.
+            lines = lines.with_columns(
+                nw.col(order_col).cast(nw.String).fill_null("").alias(_OKEY),
+                nw.when(nw.col(order_col).is_null())
+                .then(nw.col(_DN))
+                .otherwise(nw.lit(-1, dtype=nw.Int64))
+                .alias(_OKDAY),
+            )
+            keys = [customer_col, _OKEY, _OKDAY]
+        aggs = [nw.col(_AMT).sum(), nw.col(_ASOF).max()]
+        if order_col is not None:
+            aggs += [nw.col(_DAY).min(), nw.col(_DN).min()]
+        events = lines.group_by(keys).agg(*aggs)
+    buy = nw.col(_AMT) > 0
+    events = events.with_columns(
+        nw.when(buy)
+        .then(nw.lit(1, dtype=nw.Int64))
+        .otherwise(nw.lit(0, dtype=nw.Int64))
+        .alias(_BUY),
+        nw.when(buy).then(nw.col(_DAY)).alias(_BDAY),
+        nw.when(buy).then(nw.col(_DN)).alias(_BDN),
+    )
+    per_customer = events.group_by(customer_col).agg(
+        nw.col(_AMT).sum().alias("monetary"),
+        nw.col(_BUY).sum().alias("frequency"),
+        nw.col(_BDAY).min().alias("first_purchase"),
+        nw.col(_BDAY).max().alias("last_purchase"),
+        nw.col(_BDN).max().alias(_BDN),
+        nw.col(_ASOF).max().alias(_ASOF),
+    )
+    if not keep_non_buyers:
+        per_customer = per_customer.filter(nw.col("frequency") > 0)
+    return per_customer.select(
+        nw.col(customer_col),
+        (nw.col(_ASOF) - nw.col(_BDN)).alias("recency"),
+        nw.col("frequency").cast(nw.Int64),
+        nw.col("monetary"),
+        (nw.col("monetary") / nw.when(nw.col("frequency") > 0).then(nw.col("frequency"))).alias(
+            "monetary_mean"
+        ),
+        nw.col("first_purchase").cast(nw.Datetime("us")),
+        nw.col("last_purchase").cast(nw.Datetime("us")),
+    )
+
+
+def _lifetimes_summary(lines: Any, *, customer_col: str, as_of_day: int | None, freq: str) -> Any:
+    """Summary in lifetimes' convention: repeat periods, recency, T, monetary_value."""
+    if freq == "D":
+        period = nw.col(_DN)
+    elif freq == "W":
+        period = (nw.col(_DN) + (_WEEK_SHIFT + _WEEK_OFFSET)) // 7 - _WEEK_OFFSET // 7
+    else:
+        period = nw.col(_DAY).dt.year().cast(nw.Int64) * 12 + nw.col(_DAY).dt.month().cast(nw.Int64)
+    lines = lines.with_columns(period.cast(nw.Int64).alias(_PER))
+    if as_of_day is None:
+        lines = lines.with_columns(nw.col(_PER).max().alias(_ASOF))
+    else:
+        as_of_period = _period_of(as_of_day, freq)
+        lines = lines.filter(nw.col(_PER) <= as_of_period).with_columns(
+            nw.lit(as_of_period, dtype=nw.Int64).alias(_ASOF)
+        )
+    periods = (
+        lines.group_by(customer_col, _PER)
+        .agg(nw.col(_AMT).sum(), nw.col(_ASOF).max())
+        .filter(nw.col(_AMT) > 0)
+    )
+    first = periods.group_by(customer_col).agg(nw.col(_PER).min().alias(_FIRST))
+    periods = periods.join(first, on=customer_col, how="inner").with_columns(
+        nw.when(nw.col(_PER) > nw.col(_FIRST))
+        .then(nw.col(_AMT))
+        .otherwise(nw.lit(0.0, dtype=nw.Float64))
+        .alias(_REP)
+    )
+    per_customer = periods.group_by(customer_col).agg(
+        nw.col(_PER).count().alias(_NPER),
+        nw.col(_FIRST).min(),
+        nw.col(_PER).max().alias(_LAST),
+        nw.col(_REP).sum(),
+        nw.col(_ASOF).max(),
+    )
+    repeat = nw.col(_NPER) - 1
+    return per_customer.select(
+        nw.col(customer_col),
+        repeat.cast(nw.Float64).alias("frequency"),
+        (nw.col(_LAST) - nw.col(_FIRST)).cast(nw.Float64).alias("recency"),
+        (nw.col(_ASOF) - nw.col(_FIRST)).cast(nw.Float64).alias("T"),
+        nw.when(repeat > 0)
+        .then(nw.col(_REP) / repeat)
+        .otherwise(nw.lit(0.0, dtype=nw.Float64))
+        .alias("monetary_value"),
+    )
+
+
+def _day_of(value: str | dt.date | dt.datetime | pd.Timestamp) -> int:
+    """Return the day number (days since 1970-01-01) of a date-like value."""
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"as_of must be a date, e.g. '2024-06-30'; got {value!r}") from exc
+    if pd.isna(stamp):
+        raise ValueError(f"as_of must be a date, e.g. '2024-06-30'; got {value!r}")
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_localize(None)
+    return int((stamp.normalize() - pd.Timestamp(_EPOCH)).days)
+
+
+def _period_of(day: int, freq: str) -> int:
+    """Return the period number of day number ``day``, as computed in :func:`_lifetimes_summary`."""
+    if freq == "D":
+        return day
+    if freq == "W":
+        return (day + _WEEK_SHIFT) // 7
+    stamp = pd.Timestamp(_EPOCH) + pd.Timedelta(days=day)
+    return stamp.year * 12 + stamp.month
+
+
+def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"{name} must be one of {list(allowed)}; got {value!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Scores
+# ---------------------------------------------------------------------------------------------
+
+
+def rfm_scores(
+    summary: Any,
+    *,
+    bins: int = 5,
+    recency_col: str = "recency",
+    frequency_col: str = "frequency",
+    monetary_col: str = "monetary",
+) -> pd.DataFrame:
+    """Score recency, frequency and monetary value from 1 to ``bins`` by rank.
+
+    Each value's score is ``1 + floor(bins * (rank - 1) / n)``, where ``rank`` is its rank with
+    ``method="min"`` (tied values share the lowest rank of their group) and ``n`` the number of
+    non-missing values. Frequency and monetary rank ascending (more = higher score); recency
+    ranks descending (the most recent customers, lowest recency, score highest). With distinct
+    values this is an equal-size split into ``bins`` groups, like ``qcut`` on ranks; tied values
+    always get the same score, which depends only on the values, never on row order; with fewer
+    distinct values than ``bins`` some scores are simply unused. Missing values (e.g. the recency
+    of a customer who never bought) score 1.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        One row per customer, as returned by :func:`rfm_summary` (a Polars or DuckDB result is
+        converted to pandas).
+    bins : int, default=5
+        Number of score levels.
+    recency_col, frequency_col, monetary_col : str
+        Columns to score.
+
+    Returns
+    -------
+    DataFrame
+        A pandas copy of ``summary`` with ``r_score``, ``f_score`` and ``m_score`` (int64,
+        1..``bins``) added. ``summary`` itself is not modified.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> rfm = pd.DataFrame({"recency": [1, 10, 10, 40], "frequency": [5, 1, 1, 2],
+    ...                     "monetary": [900.0, 100.0, 50.0, 300.0]})
+    >>> rfm_scores(rfm, bins=4)[["r_score", "f_score", "m_score"]]
+       r_score  f_score  m_score
+    0        4        4        4
+    1        2        1        2
+    2        2        1        1
+    3        1        3        3
+    """
+    if isinstance(bins, bool) or not isinstance(bins, int | np.integer) or bins < 1:
+        raise ValueError(f"bins must be an integer >= 1; got {bins!r}")
+    frame = _to_pandas(summary)
+    _require(frame, [recency_col, frequency_col, monetary_col], "rfm_scores")
+    out = frame.copy()
+    out["r_score"] = _rank_score(frame[recency_col], int(bins), ascending=False)
+    out["f_score"] = _rank_score(frame[frequency_col], int(bins), ascending=True)
+    out["m_score"] = _rank_score(frame[monetary_col], int(bins), ascending=True)
+    return out
+
+
+def _rank_score(values: pd.Series, bins: int, *, ascending: bool) -> pd.Series:
+    """Score 1..bins from min-ranks; missing values score 1."""
+    numbers = pd.to_numeric(values, errors="raise").astype("float64")
+    valid = numbers.notna().to_numpy()
+    n = int(valid.sum())
+    ranks = numbers.rank(method="min", ascending=ascending).to_numpy()
+    scores = np.ones(len(numbers), dtype=np.int64)
+    if n:
+        below = ranks[valid].astype(np.int64) - 1
+        scores[valid] = below * bins // n + 1
+    return pd.Series(scores, index=values.index, dtype="int64")
+
+
+# ---------------------------------------------------------------------------------------------
+# Segments
+# ---------------------------------------------------------------------------------------------
+
+
+def rfm_segments(
+    scores_or_summary: Any,
+    *,
+    scheme: str = "cn8",
+    lang: str = "zh",
+    segments: Mapping[str, Mapping[str, Any]] | None = None,
+    recency_col: str = "recency",
+    frequency_col: str = "frequency",
+    monetary_col: str = "monetary",
+    r_score_col: str = "r_score",
+    f_score_col: str = "f_score",
+) -> pd.DataFrame:
+    """Assign each customer an RFM segment, its label and a recommended action.
+
+    ``scheme="cn8"`` – the Chinese 8-class model (RFM 八类客户). Each of R, F, M is high (1) or
+    low (0) against the mean over all customers: R is high when ``recency`` is **below** its
+    mean (a recent buyer), F when ``frequency`` is above its mean, M when ``monetary`` is above
+    its mean. A value equal to the mean is low (the rule is strict), and a missing value is low;
+    means skip missing values. The code is R, F, M in order: 111 重要价值客户, 101 重要发展客户,
+    011 重要保持客户, 001 重要挽留客户, 110 一般价值客户, 100 一般发展客户, 010 一般保持客户,
+    000 一般挽留客户 (see :data:`CN8_SEGMENTS`).
+
+    ``scheme="classic"`` – the 10-segment R×F grid of the Miuul CRM-analytics course (its
+    ``seg_map``, found in many public Kaggle RFM notebooks) on 1-5 scores, r = ``r_score``,
+    f = ``f_score``:
+
+    ===================  ===  ===  ==============
+    segment              r    f    中文
+    ===================  ===  ===  ==============
+    Champions            5    4-5  冠军客户
+    Loyal Customers      3-4  4-5  忠诚客户
+    Potential Loyalists  4-5  2-3  潜力忠诚客户
+    New Customers        5    1    新客户
+    Promising            4    1    有潜力客户
+    Need Attention       3    3    需要关注客户
+    About To Sleep       3    1-2  即将沉睡客户
+    At Risk              1-2  3-4  流失风险客户
+    Can't Lose Them      1-2  5    不能失去的客户
+    Hibernating          1-2  1-2  沉睡客户
+    ===================  ===  ===  ==============
+
+    Every (r, f) pair is in exactly one segment. Scores are computed with
+    :func:`rfm_scores` (``bins=5``) when the score columns are absent.
+
+    Parameters
+    ----------
+    scores_or_summary : DataFrame
+        Output of :func:`rfm_summary` or :func:`rfm_scores` (converted to pandas if needed).
+    scheme : {"cn8", "classic"}, default="cn8"
+        Segmentation model.
+    lang : {"zh", "en"}, default="zh"
+        Language of the ``segment`` and ``action`` columns.
+    segments : mapping, optional
+        Replaces the scheme's map (:data:`CN8_SEGMENTS` or :data:`CLASSIC_SEGMENTS`). For cn8:
+        each of the 8 codes → ``{"zh", "en", "action_zh", "action_en"}``. For classic: segment
+        key → the same plus ``"r"`` and ``"f"`` as inclusive ``(low, high)`` score ranges that
+        together cover every pair of 1-5 scores exactly once.
+    recency_col, frequency_col, monetary_col : str
+        Value columns used by cn8.
+    r_score_col, f_score_col : str
+        Score columns used by classic.
+
+    Returns
+    -------
+    DataFrame
+        A pandas copy of the input with these columns added (the input is not modified):
+
+        - ``segment_code`` – the cn8 code (``"111"`` …) or the classic key (``"champions"`` …).
+        - ``segment`` – the segment's label in ``lang``.
+        - ``action`` – the recommended action in ``lang``.
+        - ``r_score``, ``f_score``, ``m_score`` – classic only, when they had to be computed.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> rfm = pd.DataFrame({"recency": [2, 50], "frequency": [6, 1], "monetary": [900.0, 80.0]})
+    >>> rfm_segments(rfm)[["segment_code", "segment"]]
+      segment_code segment
+    0          111  重要价值客户
+    1          000  一般挽留客户
+    """
+    _check_choice("scheme", scheme, ("cn8", "classic"))
+    _check_choice("lang", lang, ("zh", "en"))
+    frame = _to_pandas(scores_or_summary)
+    if scheme == "cn8":
+        table = _checked_map(CN8_SEGMENTS if segments is None else segments, scheme)
+        missing = sorted(set(CN8_SEGMENTS) - set(table))
+        if missing:
+            raise ValueError(f"segments for scheme 'cn8' must define every code; missing {missing}")
+        _require(frame, [recency_col, frequency_col, monetary_col], "rfm_segments")
+        out = frame.copy()
+        r_high = _above(-_numbers(frame[recency_col]))
+        f_high = _above(_numbers(frame[frequency_col]))
+        m_high = _above(_numbers(frame[monetary_col]))
+        codes = (
+            np.where(r_high, "1", "0").astype(object)
+            + np.where(f_high, "1", "0").astype(object)
+            + np.where(m_high, "1", "0").astype(object)
+        )
+    else:
+        table = _checked_map(CLASSIC_SEGMENTS if segments is None else segments, scheme)
+        grid = _classic_grid(table)
+        if r_score_col in frame.columns and f_score_col in frame.columns:
+            out = frame.copy()
+        else:
+            _require(frame, [recency_col, frequency_col, monetary_col], "rfm_segments")
+            out = rfm_scores(
+                frame,
+                bins=5,
+                recency_col=recency_col,
+                frequency_col=frequency_col,
+                monetary_col=monetary_col,
+            )
+            r_score_col, f_score_col = "r_score", "f_score"
+        r = _scores_1_to_5(out[r_score_col], r_score_col)
+        f = _scores_1_to_5(out[f_score_col], f_score_col)
+        codes = grid[r - 1, f - 1]
+    codes = pd.Series(codes, index=out.index, dtype=object)
+    out["segment_code"] = codes.astype("str")
+    out["segment"] = codes.map(lambda c: table[c][lang]).astype("str")
+    out["action"] = codes.map(lambda c: table[c][f"action_{lang}"]).astype("str")
+    return out
+
+
+def _checked_map(
+    table: Mapping[str, Mapping[str, Any]], scheme: str
+) -> dict[str, Mapping[str, Any]]:
+    needed = _LABEL_KEYS + (("r", "f") if scheme == "classic" else ())
+    bad = {str(k): [n for n in needed if n not in v] for k, v in table.items()}
+    bad = {k: v for k, v in bad.items() if v}
+    if bad:
+        raise ValueError(f"segments for scheme {scheme!r} lack keys: {bad}")
+    return {str(k): v for k, v in table.items()}
+
+
+def _classic_grid(table: Mapping[str, Mapping[str, Any]]) -> np.ndarray:
+    """Return a 5×5 array of segment keys indexed by (r - 1, f - 1); check full, single cover."""
+    grid = np.full((5, 5), None, dtype=object)
+    for key, rule in table.items():
+        (r_lo, r_hi), (f_lo, f_hi) = rule["r"], rule["f"]
+        for r in range(max(int(r_lo), 1), min(int(r_hi), 5) + 1):
+            for f in range(max(int(f_lo), 1), min(int(f_hi), 5) + 1):
+                if grid[r - 1, f - 1] is not None:
+                    raise ValueError(
+                        f"classic segments overlap at r={r}, f={f}: "
+                        f"{grid[r - 1, f - 1]!r} and {key!r}"
+                    )
+                grid[r - 1, f - 1] = key
+    holes = [(r + 1, f + 1) for r in range(5) for f in range(5) if grid[r, f] is None]
+    if holes:
+        raise ValueError(f"classic segments leave (r, f) score pairs uncovered: {holes}")
+    return grid
+
+
+def _scores_1_to_5(values: pd.Series, name: str) -> np.ndarray:
+    numbers = pd.to_numeric(values, errors="coerce")
+    ok = numbers.notna() & numbers.isin([1, 2, 3, 4, 5])
+    if not bool(ok.all()):
+        bad = sorted(set(values[~ok].astype(str)))[:5]
+        raise ValueError(
+            f"scheme 'classic' needs {name} scores from 1 to 5 (rfm_scores with bins=5); got {bad}"
+        )
+    return numbers.to_numpy().astype(np.int64)
+
+
+def _numbers(values: pd.Series) -> pd.Series:
+    return pd.to_numeric(values, errors="raise").astype("float64")
+
+
+def _above(values: pd.Series) -> np.ndarray:
+    """Flag values strictly above the mean of the non-missing values (missing: False)."""
+    mean = values.mean()
+    return (values > mean).to_numpy(dtype=bool)
+
+
+# ---------------------------------------------------------------------------------------------
+# Segment table
+# ---------------------------------------------------------------------------------------------
+
+
+def segment_table(
+    segmented: Any,
+    *,
+    segment_col: str = "segment",
+    monetary_col: str = "monetary",
+    recency_col: str = "recency",
+    frequency_col: str = "frequency",
+) -> pd.DataFrame:
+    """Summarise segments: customers, revenue, their shares and mean R, F, M.
+
+    Parameters
+    ----------
+    segmented : DataFrame
+        One row per customer with a segment, e.g. the output of :func:`rfm_segments`.
+    segment_col : str, default="segment"
+        Column to group by (``"segment_code"`` for codes).
+    monetary_col, recency_col, frequency_col : str
+        Value columns. Revenue is the sum of ``monetary_col``.
+
+    Returns
+    -------
+    DataFrame
+        One row per segment, sorted by revenue descending (then by segment), with columns
+        ``segment_col``, ``customers``, ``customer_share`` (of all customers), ``revenue``,
+        ``revenue_share`` (of total revenue; missing when the total is 0), ``mean_recency``,
+        ``mean_frequency`` and ``mean_monetary``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> seg = pd.DataFrame({"segment": ["a", "b", "a"], "recency": [1, 9, 3],
+    ...                     "frequency": [4, 1, 2], "monetary": [300.0, 200.0, 100.0]})
+    >>> segment_table(seg)[["segment", "customers", "revenue", "revenue_share"]]
+      segment  customers  revenue  revenue_share
+    0       a          2    400.0       0.666667
+    1       b          1    200.0       0.333333
+    """
+    frame = _to_pandas(segmented)
+    _require(frame, [segment_col, monetary_col, recency_col, frequency_col], "segment_table")
+    values = pd.DataFrame(
+        {
+            "segment": frame[segment_col].to_numpy(),
+            "recency": _numbers(frame[recency_col]).to_numpy(),
+            "frequency": _numbers(frame[frequency_col]).to_numpy(),
+            "monetary": _numbers(frame[monetary_col]).to_numpy(),
+        }
+    )
+    grouped = values.groupby("segment", sort=True, dropna=False)
+    table = pd.DataFrame(
+        {
+            "customers": grouped.size(),
+            "revenue": grouped["monetary"].sum(),
+            "mean_recency": grouped["recency"].mean(),
+            "mean_frequency": grouped["frequency"].mean(),
+            "mean_monetary": grouped["monetary"].mean(),
+        }
+    )
+    total_customers = len(values)
+    total_revenue = float(values["monetary"].sum())
+    table["customer_share"] = table["customers"] / total_customers if total_customers else np.nan
+    table["revenue_share"] = table["revenue"] / total_revenue if total_revenue else np.nan
+    table = table.rename_axis(segment_col).reset_index()
+    table = table.sort_values(
+        ["revenue", segment_col], ascending=[False, True], kind="stable"
+    ).reset_index(drop=True)
+    columns = [segment_col, "customers", "customer_share", "revenue", "revenue_share"]
+    return table[columns + ["mean_recency", "mean_frequency", "mean_monetary"]]
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def _to_pandas(frame: Any) -> pd.DataFrame:
+    """Return ``frame`` as pandas (Polars, DuckDB and lazy frames are collected)."""
+    if isinstance(frame, pd.DataFrame):
+        return frame
+    data = nw.from_native(frame)
+    if isinstance(data, nw.LazyFrame):
+        data = data.collect()
+    return data.to_pandas()
+
+
+def _require(frame: pd.DataFrame, columns: list[str], where: str) -> None:
+    missing = [c for c in dict.fromkeys(columns) if c not in frame.columns]
+    if missing:
+        raise SchemaError(f"{where}: 缺少列 missing columns: {', '.join(missing)}")
