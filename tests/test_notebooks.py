@@ -28,7 +28,7 @@ def report(small_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
     metrics = run_report(
         out,
-        notebooks=["01"],
+        notebooks=["01", "03"],
         parameters={"data_dir": str(folder), "as_of": "2024-06-30", "lang": "en"},
     )
     return out, json.loads(metrics.read_text(encoding="utf-8"))
@@ -102,3 +102,45 @@ def test_cli_template_and_bad_arguments(tmp_path, capsys):
     assert path.exists()
     assert main(["report", "--out", str(tmp_path / "r"), "-p", "nonsense", "1"]) == 1
     assert "unknown parameters" in capsys.readouterr().err
+
+
+def _stderr_of(executed) -> str:
+    import nbformat
+
+    nb = nbformat.read(executed, as_version=4)
+    return "".join(
+        o.get("text", "")
+        for c in nb.cells
+        for o in c.get("outputs", [])
+        if o.get("name") == "stderr" or o.get("output_type") == "error"
+    )
+
+
+def test_rfm_notebook_segments_every_buying_customer(report):
+    out, metrics = report
+    recorded = metrics["03_rfm_segmentation"]
+    orders = pd.read_parquet(out / "clean" / "orders.parquet")
+    # every customer with an order line up to as_of is segmented, refund-only ones included
+    in_window = orders[orders["order_date"] < pd.Timestamp("2024-07-01")]
+    assert recorded["customers"] == in_window["customer_id"].nunique()
+    assert sum(recorded["segments"].values()) == recorded["customers"]
+    assert recorded["scheme"] == "cn8"
+    segments = pd.read_csv(out / "rfm_segments.csv")
+    assert len(segments) == recorded["customers"]
+    assert "Glyph" not in _stderr_of(out / "03_rfm_segmentation.ipynb")
+
+
+def test_rfm_notebook_with_overridden_parameters(report, tmp_path):
+    out, _ = report
+    metrics = run_report(
+        tmp_path,
+        notebooks=["03"],
+        parameters={"clean_dir": str(out / "clean"), "scheme": "classic", "bins": 3, "lang": "zh"},
+    )
+    recorded = json.loads(metrics.read_text(encoding="utf-8"))["03_rfm_segmentation"]
+    assert recorded["scheme"] == "classic" and recorded["bins"] == 3
+    from analysis_kit.rfm import CLASSIC_SEGMENTS
+
+    labels = {v["zh"] for v in CLASSIC_SEGMENTS.values()}
+    assert set(recorded["segments"]) <= labels
+    assert "Glyph" not in _stderr_of(tmp_path / "03_rfm_segmentation.ipynb")
