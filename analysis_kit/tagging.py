@@ -1,0 +1,987 @@
+"""The templates' business rules as data: tags, grades, follow-up due dates and filters.
+
+Every rule of the 客户画像与标签 section is a threshold in :data:`DEFAULT_RULES`. A notebook
+overrides any of them by passing a partial dict (``rules={"high_value_amount": 200_000}``), which is
+merged over the defaults; an unknown key is an error, so a typo never silently keeps a default.
+
+Time windows
+------------
+All windows end on ``as_of`` (included) and are measured in calendar months with
+:class:`pandas.DateOffset`: "the last 12 months" is ``(as_of - 12 months, as_of]`` and "the 12 months
+before" is ``(as_of - 24 months, as_of - 12 months]``. Dates are compared by calendar day (times are
+dropped), and orders, follow-ups and contact dates after ``as_of`` are ignored, so a past ``as_of``
+reproduces what the rules said on that day.
+
+Purchases
+---------
+Amounts are net: refund lines (negative ``amount``) are subtracted in the window of their own
+date. A *purchase* is one ``order_id`` whose lines sum to a positive amount (refund lines exported
+under their own id are not purchases); without an ``order_id`` column a purchase is one customer-day
+with a positive net amount. *Repeat purchases* are purchases after the first, over all history up
+to ``as_of`` (the lifetimes convention: 4 orders = 3 repeat purchases).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .columns import CUSTOMER_ID, describe_columns, map_headers
+from .errors import AnalysisKitError, SchemaError
+from .parsing import parse_bool, parse_date
+
+__all__ = [
+    "DEFAULT_RULES",
+    "FilterError",
+    "apply_tags",
+    "call_list",
+    "filter_customers",
+    "merge_rules",
+    "overdue_list",
+]
+
+#: The templates' rules with their default thresholds. Pass a partial dict to override any of them.
+#:
+#: ========================== ===================================================================
+#: key                        meaning
+#: ========================== ===================================================================
+#: ``size_large_min``         employees ≥ this → 大型 / large (500)
+#: ``size_sme_min``           employees ≥ this (and below large) → 中小型 / SME, else 微型 (50)
+#: ``size_labels``            ``{"large", "sme", "micro"}`` → Chinese label of ``size_tier``
+#: ``size_labels_en``         the same → English label of ``size_tier_en``
+#: ``purchase_window_months`` length of the purchase window and of the year-on-year windows (12)
+#: ``high_value_amount``      high value when net purchases in the window ≥ this (100,000 元)
+#: ``high_value_repeat``      … or when repeat purchases (all history) ≥ this (3)
+#: ``potential_followups``    potential when follow-ups in the recent window ≥ this … (2)
+#: ``potential_months``       … the recent window, in months (3) …
+#: ``won_stages``             … and no deal: no purchase and stage not one of these (成交, 售后维护)
+#: ``growth_min``             … or purchases growing: last window > previous × (1 + this), with a
+#:                            positive previous window (0.0)
+#: ``churn_silent_months``    churn risk when the last contact is this many months ago or more (6)
+#: ``churn_drop``             … or net purchases fell by ≥ this share year on year, for customers
+#:                            with positive purchases in the previous window (0.5)
+#: ``value_high``             value grade 高 when net purchases in the window ≥ this (500,000)
+#: ``value_mid``              中 when ≥ this (100,000); 低 below, including no purchases
+#: ``rating_a_match``         rating A: match_score ≥ this, need clear, budget known and ≥ floor (4)
+#: ``budget_floor``           the budget (``budget_max``, or ``budget_min`` when open-ended) an A
+#:                            customer must reach: our product's price level (100,000 元)
+#: ``rating_b_match``         rating B: match_score ≥ this, or budget known (3); C otherwise
+#: ``followup_days``          priority → days from the last contact to the next follow-up
+#:                            (高 7, 中 14, 低 30)
+#: ========================== ===================================================================
+DEFAULT_RULES: dict[str, Any] = {
+    "size_large_min": 500,
+    "size_sme_min": 50,
+    "size_labels": {"large": "大型", "sme": "中小型", "micro": "微型"},
+    "size_labels_en": {"large": "large", "sme": "SME", "micro": "micro"},
+    "purchase_window_months": 12,
+    "high_value_amount": 100_000,
+    "high_value_repeat": 3,
+    "potential_followups": 2,
+    "potential_months": 3,
+    "won_stages": ("成交", "售后维护"),
+    "growth_min": 0.0,
+    "churn_silent_months": 6,
+    "churn_drop": 0.5,
+    "value_high": 500_000,
+    "value_mid": 100_000,
+    "rating_a_match": 4,
+    "budget_floor": 100_000,
+    "rating_b_match": 3,
+    "followup_days": {"高": 7, "中": 14, "低": 30},
+}
+
+_PRIORITY_ORDER = {"高": 0, "中": 1, "低": 2}
+_NO_ORDERS = "无订单数据"
+_NO_FOLLOWUPS = "无跟进记录数据"
+_NO_CONTACT = "无沟通日期"
+_SEP = "；"
+
+
+class FilterError(AnalysisKitError, ValueError):
+    """A filter condition could not be parsed or names a column the table does not have."""
+
+
+# --- rules -----------------------------------------------------------------------------------------
+
+
+def merge_rules(rules: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Return :data:`DEFAULT_RULES` with ``rules`` merged over it.
+
+    Dict-valued rules (``size_labels``, ``followup_days``) are merged one level deep, so
+    ``{"followup_days": {"高": 3}}`` changes only the 高 cadence.
+
+    Parameters
+    ----------
+    rules : mapping, optional
+        A partial set of rules.
+
+    Returns
+    -------
+    dict
+        A new dict; :data:`DEFAULT_RULES` is not modified.
+
+    Raises
+    ------
+    KeyError
+        When ``rules`` has a key that is not a rule (the message lists the valid keys).
+
+    Examples
+    --------
+    >>> merge_rules({"followup_days": {"高": 3}})["followup_days"]
+    {'高': 3, '中': 14, '低': 30}
+    """
+    merged = {k: (dict(v) if isinstance(v, dict) else v) for k, v in DEFAULT_RULES.items()}
+    unknown = sorted(set(rules or {}) - set(DEFAULT_RULES))
+    if unknown:
+        raise KeyError(f"未知规则 unknown rules {unknown}; valid keys: {sorted(DEFAULT_RULES)}")
+    for key, value in (rules or {}).items():
+        if isinstance(merged[key], dict) and isinstance(value, Mapping):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+def _require(df: pd.DataFrame, columns: Iterable[str], table: str, what: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise SchemaError(f"{what}: 缺少列 missing columns: {describe_columns(missing, table)}")
+
+
+def _as_of(as_of: object) -> pd.Timestamp:
+    if as_of is None:
+        raise TypeError("as_of is required, e.g. as_of='2024-06-30'")
+    stamp = pd.Timestamp(as_of)
+    if stamp is pd.NaT:
+        raise ValueError(f"as_of must be a date; got {as_of!r}")
+    return stamp.normalize()
+
+
+def _day(values: pd.Series) -> pd.Series:
+    return pd.to_datetime(values).dt.normalize()
+
+
+def _money(values: pd.Series) -> list[str]:
+    return [f"¥{v:,.0f}" for v in values]
+
+
+def _num(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,g}"
+
+
+def _text(index: pd.Index, mask: pd.Series, texts: Iterable[str] | str) -> pd.Series:
+    """Return a ``str`` Series holding ``texts`` where ``mask`` is True, missing elsewhere."""
+    out = pd.Series(np.nan, index=index, dtype="str")
+    mask = mask.fillna(False).astype(bool)
+    if mask.any():
+        if isinstance(texts, str):
+            out[mask] = texts
+        else:
+            out[mask] = list(texts)
+    return out
+
+
+def _join(*parts: pd.Series) -> pd.Series:
+    """Join the non-missing texts of each row with ``；``, vectorised."""
+    out = parts[0]
+    for part in parts[1:]:
+        out = (out + _SEP + part).fillna(out).fillna(part)
+    return out
+
+
+def _boolean(values: pd.Series | np.ndarray, index: pd.Index) -> pd.Series:
+    return pd.Series(values, index=index).astype("boolean")
+
+
+def _map_by_id(ids: pd.Series, per_id: pd.Series, fill: object = None) -> pd.Series:
+    out = pd.Series(per_id.reindex(ids.to_numpy()).to_numpy(), index=ids.index)
+    if fill is not None:
+        out = out.fillna(fill)
+    return out
+
+
+# --- tags ------------------------------------------------------------------------------------------
+
+
+def _order_stats(
+    orders: pd.DataFrame,
+    as_of: pd.Timestamp,
+    months: int,
+    *,
+    customer_id_col: str,
+    order_date_col: str,
+    amount_col: str,
+    order_id_col: str,
+) -> pd.DataFrame:
+    _require(orders, [customer_id_col, order_date_col, amount_col], "orders", "orders")
+    day = _day(orders[order_date_col])
+    keep = day.notna() & (day <= as_of) & orders[customer_id_col].notna()
+    cid = orders[customer_id_col][keep]
+    day = day[keep]
+    amount = pd.to_numeric(orders[amount_col][keep], errors="coerce").fillna(0.0)
+    start = as_of - pd.DateOffset(months=months)
+    before = as_of - pd.DateOffset(months=2 * months)
+    last = day > start
+    prev = (day > before) & ~last
+    frame = pd.DataFrame(
+        {
+            "cid": cid,
+            "last": amount.where(last, 0.0),
+            "prev": amount.where(prev, 0.0),
+            "key": _purchase_key(orders, keep, day, order_id_col),
+            "amount": amount,
+            "any": amount,
+        }
+    )
+    per_order = frame.groupby(["cid", "key"], sort=False)["amount"].sum()
+    purchases = (per_order > 0).groupby(level="cid", sort=False).sum()
+    stats = frame.groupby("cid", sort=False)[["last", "prev"]].sum()
+    stats["purchases"] = purchases.reindex(stats.index, fill_value=0)
+    stats["bought"] = frame.groupby("cid", sort=False)["any"].max() > 0
+    return stats
+
+
+def _purchase_key(
+    orders: pd.DataFrame, keep: pd.Series, day: pd.Series, order_id_col: str
+) -> pd.Series:
+    """Return the order id of each kept line, or its day when the id is missing or absent."""
+    by_day = "day:" + day.dt.strftime("%Y-%m-%d")
+    if order_id_col not in orders.columns:
+        return by_day
+    ids = orders[order_id_col][keep].astype("object")
+    return ids.where(ids.notna(), by_day)
+
+
+def _size_tier(employees: pd.Series, rules: Mapping[str, Any]) -> tuple[pd.Series, pd.Series]:
+    emp = pd.to_numeric(employees, errors="coerce")
+    keys = np.select(
+        [emp >= rules["size_large_min"], emp >= rules["size_sme_min"], emp.notna()],
+        ["large", "sme", "micro"],
+        default="",
+    )
+    keys = pd.Series(keys, index=employees.index).replace("", np.nan)
+    zh = [rules["size_labels"][k] for k in ("micro", "sme", "large")]
+    en = [rules["size_labels_en"][k] for k in ("micro", "sme", "large")]
+    tier = pd.Categorical(keys.map(rules["size_labels"]), categories=zh, ordered=True)
+    tier_en = pd.Categorical(keys.map(rules["size_labels_en"]), categories=en, ordered=True)
+    return (
+        pd.Series(tier, index=employees.index),
+        pd.Series(tier_en, index=employees.index),
+    )
+
+
+def apply_tags(
+    customers: pd.DataFrame,
+    *,
+    orders: pd.DataFrame | None = None,
+    followups: pd.DataFrame | None = None,
+    as_of: str | pd.Timestamp,
+    rules: Mapping[str, Any] | None = None,
+    customer_id_col: str = CUSTOMER_ID,
+    employees_col: str = "employees",
+    priority_col: str = "priority",
+    stage_col: str = "stage",
+    last_contact_col: str = "last_contact_date",
+    match_score_col: str = "match_score",
+    order_date_col: str = "order_date",
+    amount_col: str = "amount",
+    order_id_col: str = "order_id",
+    followup_date_col: str = "followup_date",
+) -> pd.DataFrame:
+    """Tag each customer by the templates' rules, with the reason each tag fired.
+
+    The rules and their thresholds are :data:`DEFAULT_RULES` (see the module docstring for the
+    windows and what counts as a purchase):
+
+    * **size tier** — ``employees`` ≥ 500 大型, 50–499 中小型, < 50 微型;
+    * **high value** — net purchases in the last 12 months ≥ 100,000, or ≥ 3 repeat purchases;
+    * **potential** — (≥ 2 follow-ups in the last 3 months and no deal yet: no purchase up to
+      ``as_of`` and stage not 成交/售后维护), or purchases growing: last 12 months > the 12 before,
+      which must be positive (without ``orders``, "no deal" is judged on the stage alone);
+    * **churn risk** — no contact in the last 6 months (the last contact, see below, is on or
+      before ``as_of - 6 months``), or year-on-year drop ≥ 50%: ``1 - last12 / prev12 ≥ 0.5`` for
+      customers with positive net purchases ``prev12`` in the 12 months before the last 12;
+    * **value grade** — net purchases in the last 12 months ≥ 500,000 高, ≥ 100,000 中, else 低;
+    * **potential rating** — *need clear* = ``need_type`` filled (and ``need_description`` when
+      the column exists); *budget known* = ``budget_kind`` filled and not ``negotiable``;
+      *budget level* = ``budget_max``, or ``budget_min`` for open-ended budgets (“50万以上”).
+      A: match_score ≥ 4, need clear, budget known and budget level ≥ ``budget_floor``;
+      B: otherwise match_score ≥ 3 or budget known; C: the rest;
+    * **next follow-up** — the last contact (the later of ``last_contact_date`` and the latest
+      follow-up, both on or before ``as_of``) plus 7 / 14 / 30 days for priority 高 / 中 / 低;
+      **overdue** when that date is before ``as_of`` (due on ``as_of`` is not overdue).
+
+    A tag is missing (``<NA>``) when the data it needs is missing: without ``orders`` the
+    purchase rules give ``<NA>`` with reason ``无订单数据``; without ``followups`` the follow-up
+    count of *potential* gives ``<NA>`` with reason ``无跟进记录数据``. A rule that fires still
+    sets the tag when the other rule is unknown (True or NA is True).
+
+    Parameters
+    ----------
+    customers : DataFrame
+        Clean customers, one row per customer.
+    orders : DataFrame, optional
+        Clean orders: ``customer_id``, ``order_date``, ``amount`` and, if present, ``order_id``.
+    followups : DataFrame, optional
+        Clean follow-ups: ``customer_id``, ``followup_date``.
+    as_of : str or Timestamp
+        The day the analysis is made; windows end on it.
+    rules : mapping, optional
+        Partial rules merged over :data:`DEFAULT_RULES`.
+    customer_id_col, employees_col, priority_col, stage_col, last_contact_col, match_score_col : str
+        Columns of ``customers``. ``need_type``, ``need_description``, ``budget_kind``,
+        ``budget_min`` and ``budget_max`` are used when present.
+    order_date_col, amount_col, order_id_col : str
+        Columns of ``orders``.
+    followup_date_col : str
+        Column of ``followups``.
+
+    Returns
+    -------
+    DataFrame
+        A copy of ``customers`` with these columns added (replaced if present):
+
+        ``size_tier``
+            Ordered categorical 微型 < 中小型 < 大型 (labels from the rules); missing without
+            ``employees``. ``size_tier_en`` is the English label (micro < SME < large).
+        ``high_value``, ``potential``, ``churn_risk``
+            Nullable booleans.
+        ``high_value_reason``, ``potential_reason``, ``churn_risk_reason``
+            Which rule fired, in Chinese, e.g. ``近12个月采购 ¥126,000 ≥ ¥100,000``; several
+            rules are joined with ``；``. The reason the tag is unknown when it is ``<NA>``;
+            missing when the tag is False.
+        ``purchases_12m``, ``purchases_prev_12m``, ``repeat_purchases``
+            The purchase figures the rules used (net amounts of the last window and the one
+            before, purchases after the first); missing without ``orders``.
+        ``followups_recent``
+            Follow-ups in the recent window; missing without ``followups``.
+        ``last_contact``
+            The later of ``last_contact_date`` and the latest follow-up (datetime).
+        ``value_grade_calc``
+            高 / 中 / 低 from purchases; missing without ``orders``.
+        ``potential_rating_calc``, ``potential_rating_reason``
+            A / B / C and the reason, e.g. ``匹配度 5 ≥ 4，需求明确，预算 ¥300,000 ≥ ¥100,000``.
+        ``next_followup_due``
+            Datetime; missing without a last contact or a priority.
+        ``overdue``
+            Nullable boolean: ``next_followup_due < as_of``.
+
+        ``customers`` itself is not modified.
+
+    Examples
+    --------
+    >>> customers = pd.DataFrame({"customer_id": ["C1", "C2"], "employees": [500, 49],
+    ...                           "priority": ["高", "低"],
+    ...                           "last_contact_date": pd.to_datetime(["2024-06-01", "2024-06-20"])})
+    >>> orders = pd.DataFrame({"customer_id": ["C1"], "order_id": ["O1"],
+    ...                        "order_date": pd.to_datetime(["2024-01-10"]), "amount": [126000.0]})
+    >>> tagged = apply_tags(customers, orders=orders, as_of="2024-06-30")
+    >>> tagged[["size_tier", "high_value", "overdue"]]
+      size_tier  high_value  overdue
+    0        大型        True     True
+    1        微型       False    False
+    >>> tagged.loc[0, "high_value_reason"]
+    '近12个月采购 ¥126,000 ≥ ¥100,000'
+    """
+    rules = merge_rules(rules)
+    as_of = _as_of(as_of)
+    _require(customers, [customer_id_col], "customers", "customers")
+    out = customers.copy()
+    index = out.index
+    ids = out[customer_id_col]
+    months = int(rules["purchase_window_months"])
+
+    # size tier
+    if employees_col in out.columns:
+        out["size_tier"], out["size_tier_en"] = _size_tier(out[employees_col], rules)
+    else:
+        out["size_tier"], out["size_tier_en"] = _size_tier(pd.Series(np.nan, index=index), rules)
+
+    # last contact: customers' own date and the latest follow-up, never after as_of
+    contact = (
+        _day(out[last_contact_col])
+        if last_contact_col in out.columns
+        else pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
+    )
+    contact = contact.where(contact <= as_of)
+    recent_followups: pd.Series | None = None
+    if followups is not None:
+        _require(followups, [customer_id_col, followup_date_col], "followups", "followups")
+        fday = _day(followups[followup_date_col])
+        fkeep = fday.notna() & (fday <= as_of)
+        fids = followups[customer_id_col][fkeep]
+        fday = fday[fkeep]
+        latest = fday.groupby(fids).max()
+        contact = pd.concat([contact, _map_by_id(ids, latest)], axis=1).max(axis=1)
+        recent_start = as_of - pd.DateOffset(months=int(rules["potential_months"]))
+        recent = (fday > recent_start).groupby(fids).sum()
+        recent_followups = _map_by_id(ids, recent, 0).astype("int64")
+    contact = pd.to_datetime(contact).astype("datetime64[ns]")
+    out["last_contact"] = contact
+
+    # purchases
+    if orders is not None:
+        stats = _order_stats(
+            orders,
+            as_of,
+            months,
+            customer_id_col=customer_id_col,
+            order_date_col=order_date_col,
+            amount_col=amount_col,
+            order_id_col=order_id_col,
+        )
+        last12 = _map_by_id(ids, stats["last"], 0.0).astype("float64")
+        prev12 = _map_by_id(ids, stats["prev"], 0.0).astype("float64")
+        purchases = _map_by_id(ids, stats["purchases"], 0).astype("int64")
+        repeat = (purchases - 1).clip(lower=0)
+        bought = _map_by_id(ids, stats["bought"], False).astype(bool)
+    else:
+        last12 = prev12 = pd.Series(np.nan, index=index)
+        repeat = pd.Series(pd.NA, index=index, dtype="Int64")
+        bought = pd.Series(False, index=index)
+    has_orders = orders is not None
+    out["purchases_12m"] = last12
+    out["purchases_prev_12m"] = prev12
+    out["repeat_purchases"] = repeat.astype("Int64")
+    out["followups_recent"] = (
+        recent_followups.astype("Int64")
+        if recent_followups is not None
+        else pd.Series(pd.NA, index=index, dtype="Int64")
+    )
+    no_orders = _text(index, pd.Series(not has_orders, index=index), _NO_ORDERS)
+
+    # high value
+    hv_amount = last12 >= rules["high_value_amount"]
+    hv_repeat = repeat.astype("float64") >= rules["high_value_repeat"]
+    window = f"近{months}个月"
+    hv_amount_text = _text(
+        index,
+        hv_amount,
+        (
+            f"{window}采购 {m} ≥ ¥{rules['high_value_amount']:,.0f}"
+            for m in _money(last12[hv_amount])
+        ),
+    )
+    hv_repeat_text = _text(
+        index,
+        hv_repeat,
+        (
+            f"复购 {r} 次 ≥ {_num(rules['high_value_repeat'])} 次（共 {r + 1} 笔订单）"
+            for r in repeat[hv_repeat].astype(int)
+        ),
+    )
+    if has_orders:
+        out["high_value"] = _boolean(hv_amount | hv_repeat, index)
+        out["high_value_reason"] = _join(hv_amount_text, hv_repeat_text)
+    else:
+        out["high_value"] = pd.Series(pd.NA, index=index, dtype="boolean")
+        out["high_value_reason"] = no_orders
+
+    # purchase growth and year-on-year drop
+    growing = (prev12 > 0) & (last12 > prev12 * (1 + rules["growth_min"]))
+    drop = 1 - last12 / prev12.where(prev12 > 0)
+    falling = drop >= rules["churn_drop"]
+    prev_window = f"前{months}个月"
+
+    # potential
+    won_stage = (
+        out[stage_col].astype("object").isin(list(rules["won_stages"]))
+        if stage_col in out.columns
+        else pd.Series(False, index=index)
+    )
+    no_deal = ~won_stage & ~bought
+    if recent_followups is not None:
+        fu_fire = (recent_followups >= rules["potential_followups"]) & no_deal
+        fu_tag = _boolean(fu_fire, index)
+        fu_text = _text(
+            index,
+            fu_fire,
+            (
+                f"近{rules['potential_months']}个月跟进 {n} 次 ≥ "
+                f"{_num(rules['potential_followups'])} 次且未成交"
+                for n in recent_followups[fu_fire]
+            ),
+        )
+    else:
+        fu_tag = pd.Series(pd.NA, index=index, dtype="boolean")
+        fu_text = pd.Series(np.nan, index=index, dtype="str")
+    growth_tag = (
+        _boolean(growing, index) if has_orders else pd.Series(pd.NA, index=index, dtype="boolean")
+    )
+    growth_text = _text(
+        index,
+        growing,
+        (
+            f"采购增长：{window} {a} > {prev_window} {b}"
+            for a, b in zip(_money(last12[growing]), _money(prev12[growing]), strict=True)
+        ),
+    )
+    potential = fu_tag | growth_tag
+    out["potential"] = potential
+    unknown = []
+    if recent_followups is None:
+        unknown.append(_text(index, potential.isna(), _NO_FOLLOWUPS))
+    if not has_orders:
+        unknown.append(_text(index, potential.isna(), _NO_ORDERS))
+    out["potential_reason"] = _join(fu_text, growth_text, *unknown)
+
+    # churn risk
+    silent_cut = as_of - pd.DateOffset(months=int(rules["churn_silent_months"]))
+    silent = contact <= silent_cut
+    silent_tag = _boolean(silent, index).mask(contact.isna(), pd.NA)
+    silent_text = _text(
+        index,
+        silent,
+        (
+            f"已 {d} 天未跟进（最近 {c:%Y-%m-%d}，≥ {rules['churn_silent_months']}个月）"
+            for d, c in zip((as_of - contact[silent]).dt.days, contact[silent], strict=True)
+        ),
+    )
+    falling_tag = (
+        _boolean(falling, index) if has_orders else pd.Series(pd.NA, index=index, dtype="boolean")
+    )
+    falling_text = _text(
+        index,
+        falling,
+        (
+            f"采购同比下降 {p:.0%}（{window} {a}，{prev_window} {b}）≥ {rules['churn_drop']:.0%}"
+            for p, a, b in zip(
+                drop[falling], _money(last12[falling]), _money(prev12[falling]), strict=True
+            )
+        ),
+    )
+    churn = silent_tag | falling_tag
+    out["churn_risk"] = churn
+    unknown = [_text(index, churn.isna() & contact.isna(), _NO_CONTACT)]
+    if not has_orders:
+        unknown.append(_text(index, churn.isna(), _NO_ORDERS))
+    out["churn_risk_reason"] = _join(silent_text, falling_text, *unknown)
+
+    # value grade
+    if has_orders:
+        grade = np.select(
+            [last12 >= rules["value_high"], last12 >= rules["value_mid"]], ["高", "中"], "低"
+        )
+        out["value_grade_calc"] = pd.Series(grade, index=index, dtype="str")
+    else:
+        out["value_grade_calc"] = pd.Series(np.nan, index=index, dtype="str")
+
+    out["potential_rating_calc"], out["potential_rating_reason"] = _rating(
+        out, rules, match_score_col=match_score_col
+    )
+
+    # next follow-up
+    days = out[priority_col].map(rules["followup_days"]) if priority_col in out.columns else None
+    if days is None:
+        due = pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
+    else:
+        due = contact + pd.to_timedelta(pd.to_numeric(days, errors="coerce"), unit="D")
+    out["next_followup_due"] = due.astype("datetime64[ns]")
+    out["overdue"] = _boolean(due < as_of, index).mask(due.isna(), pd.NA)
+    return out
+
+
+def _rating(
+    df: pd.DataFrame, rules: Mapping[str, Any], *, match_score_col: str
+) -> tuple[pd.Series, pd.Series]:
+    index = df.index
+    match = (
+        pd.to_numeric(df[match_score_col], errors="coerce").astype("float64")
+        if match_score_col in df.columns
+        else pd.Series(np.nan, index=index)
+    )
+    need = pd.Series(True, index=index)
+    for col in ("need_type", "need_description"):
+        if col in df.columns:
+            need &= df[col].notna() & (df[col].astype("str").str.strip() != "")
+    if "need_type" not in df.columns:
+        need[:] = False
+    if "budget_kind" in df.columns:
+        known = df["budget_kind"].notna() & (df["budget_kind"].astype("object") != "negotiable")
+    else:
+        known = pd.Series(False, index=index)
+    level = pd.Series(np.nan, index=index)
+    if "budget_max" in df.columns:
+        level = pd.to_numeric(df["budget_max"], errors="coerce").astype("float64")
+    if "budget_min" in df.columns:
+        level = level.fillna(pd.to_numeric(df["budget_min"], errors="coerce").astype("float64"))
+    known &= level.notna()
+    a = (match >= rules["rating_a_match"]) & need & known & (level >= rules["budget_floor"])
+    b = ~a & ((match >= rules["rating_b_match"]) | known)
+    rating = pd.Series(np.select([a, b], ["A", "B"], "C"), index=index, dtype="str")
+
+    def part(mask: pd.Series, yes: Iterable[str] | str, no: Iterable[str] | str) -> pd.Series:
+        return _text(index, mask, yes).fillna(_text(index, ~mask, no))
+
+    has_match = match.notna()
+    a_match = rules["rating_a_match"]
+    match_text = _text(
+        index,
+        has_match,
+        (
+            f"匹配度 {_num(m)}{' ≥ ' + _num(a_match) if m >= a_match else ''}"
+            for m in match[has_match]
+        ),
+    ).fillna(_text(index, ~has_match, "匹配度未填"))
+    need_text = part(need, "需求明确", "需求不明确")
+    floor = f"¥{rules['budget_floor']:,.0f}"
+    budget_text = _text(
+        index,
+        known,
+        (
+            f"预算 {m} {'≥' if v >= rules['budget_floor'] else '<'} {floor}"
+            for m, v in zip(_money(level[known]), level[known], strict=True)
+        ),
+    ).fillna(_text(index, ~known, "预算未知或面议"))
+    reason = match_text + "，" + need_text + "，" + budget_text
+    return rating, reason.astype("str")
+
+
+def overdue_list(
+    tagged: pd.DataFrame,
+    *,
+    as_of: str | pd.Timestamp,
+    priority_col: str = "priority",
+    due_col: str = "next_followup_due",
+) -> pd.DataFrame:
+    """Return the customers whose next follow-up is overdue on ``as_of``, most urgent first.
+
+    Parameters
+    ----------
+    tagged : DataFrame
+        The output of :func:`apply_tags` (needs ``next_followup_due``).
+    as_of : str or Timestamp
+        The day to check; may differ from the day the tags were made.
+    priority_col, due_col : str
+        Priority and due-date columns.
+
+    Returns
+    -------
+    DataFrame
+        The overdue rows (``next_followup_due`` before ``as_of``) with ``days_overdue`` (int,
+        ≥ 1) added, sorted by priority 高, 中, 低, missing, then by ``days_overdue`` descending.
+        ``tagged`` is not modified.
+    """
+    as_of = _as_of(as_of)
+    if due_col not in tagged.columns:
+        raise SchemaError(
+            f"缺少列 missing column {due_col!r}: run apply_tags() first to compute the due dates"
+        )
+    due = pd.to_datetime(tagged[due_col])
+    late = due.notna() & (due < as_of)
+    out = tagged.loc[late].copy()
+    out["days_overdue"] = (as_of - due[late]).dt.days.astype("int64")
+    return _sort(out, priority_col=priority_col, then=("days_overdue", False))
+
+
+def _sort(df: pd.DataFrame, *, priority_col: str, then: tuple[str, bool] | None) -> pd.DataFrame:
+    keys: dict[str, pd.Series] = {}
+    if priority_col in df.columns:
+        keys["__p"] = df[priority_col].astype("object").map(_PRIORITY_ORDER).fillna(9)
+    if then is not None and then[0] in df.columns:
+        value = pd.to_numeric(df[then[0]], errors="coerce").astype("float64")
+        keys["__t"] = (value if then[1] else -value).fillna(np.inf)
+    if not keys:
+        return df
+    order = pd.DataFrame(keys, index=df.index).reset_index(drop=True)
+    positions = order.sort_values(list(keys), kind="stable").index.to_numpy()
+    return df.iloc[positions]
+
+
+# --- filters ---------------------------------------------------------------------------------------
+
+_OPS = {
+    "==": "==",
+    "=": "==",
+    "!=": "!=",
+    "≠": "!=",
+    "<>": "!=",
+    ">=": ">=",
+    "≥": ">=",
+    "<=": "<=",
+    "≤": "<=",
+    ">": ">",
+    "<": "<",
+    "in": "in",
+}
+_AND = {"and", "&", "&&", "且", "并且"}
+_TOKEN_RE = re.compile(
+    r"""\s*(?:
+        (?P<quoted>'[^']*'|"[^"]*"|“[^”]*”|‘[^’]*’)
+      | (?P<and>并且|且|&&|&)
+      | (?P<op>==|!=|<>|>=|<=|=|>|<|≥|≤|≠)
+      | (?P<punct>[()\[\],、])
+      | (?P<word>(?:(?!并且|且)[^\s'"“”‘’=!<>≥≤≠()\[\],、&])+)
+      | (?P<bad>\S)
+    )""",
+    re.VERBOSE,
+)
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    text = unicodedata.normalize("NFKC", text).strip()
+    tokens: list[tuple[str, str]] = []
+    pos = 0
+    while pos < len(text):
+        match = _TOKEN_RE.match(text, pos)
+        if match is None or match.end() == pos:
+            break
+        pos = match.end()
+        kind = match.lastgroup
+        value = match.group(kind)
+        if kind == "bad":
+            raise FilterError(
+                f"筛选条件无法解析 cannot parse filter: unexpected {value!r} in {text!r}"
+            )
+        if kind == "quoted":
+            tokens.append(("value", value[1:-1]))
+        elif kind == "word" and value.lower() == "and":
+            tokens.append(("and", value))
+        elif kind == "word" and value.lower() in {"or", "或", "not"}:
+            raise FilterError(
+                f"筛选条件只支持 and/且 only 'and' is supported; got {value!r} in {text!r}"
+            )
+        else:
+            tokens.append((kind, value))
+    return tokens
+
+
+def _parse(text: str) -> list[tuple[str, str, object]]:
+    tokens = _tokens(text)
+    if not tokens:
+        raise FilterError("筛选条件为空 empty filter condition")
+    conditions: list[tuple[str, str, object]] = []
+    i = 0
+
+    def fail(expected: str) -> FilterError:
+        got = repr(tokens[i][1]) if i < len(tokens) else "end of condition"
+        return FilterError(
+            f"筛选条件无法解析 cannot parse filter {text!r}: expected {expected}, got {got}"
+        )
+
+    while True:
+        if i >= len(tokens) or tokens[i][0] not in {"word", "value"}:
+            raise fail("a column name")
+        column = tokens[i][1]
+        i += 1
+        if i < len(tokens) and tokens[i][0] == "word" and tokens[i][1].lower() == "in":
+            op = "in"
+        elif i < len(tokens) and tokens[i][0] == "op":
+            op = _OPS[tokens[i][1]]
+        else:
+            raise fail(f"an operator ({', '.join(sorted(set(_OPS.values())))})")
+        i += 1
+        if op == "in":
+            values: list[str] = []
+            close = None
+            if i < len(tokens) and tokens[i][1] in {"(", "["}:
+                close = ")" if tokens[i][1] == "(" else "]"
+                i += 1
+            while True:
+                if i >= len(tokens) or tokens[i][0] not in {"word", "value"}:
+                    raise fail("a value")
+                values.append(tokens[i][1])
+                i += 1
+                if i < len(tokens) and tokens[i][1] in {",", "、"}:
+                    i += 1
+                    continue
+                break
+            if close is not None:
+                if i >= len(tokens) or tokens[i][1] != close:
+                    raise fail(repr(close))
+                i += 1
+            value: object = values
+        else:
+            if i >= len(tokens) or tokens[i][0] not in {"word", "value"}:
+                raise fail("a value")
+            value = tokens[i][1]
+            i += 1
+        conditions.append((column, op, value))
+        if i >= len(tokens):
+            return conditions
+        if tokens[i][0] != "and":
+            raise fail("'and' / '且' or the end")
+        i += 1
+
+
+def _resolve(df: pd.DataFrame, column: str) -> str:
+    if column in df.columns:
+        return column
+    mapped = map_headers([column], "customers")[column]
+    if mapped in df.columns:
+        return mapped
+    raise FilterError(
+        f"筛选条件中的列不存在 unknown column {column!r}"
+        + (f" (= {mapped})" if mapped != column.strip() else "")
+        + f"; the table has: {', '.join(map(str, df.columns))}"
+    )
+
+
+def _coerce(series: pd.Series, column: str, value: object) -> object:
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        parsed = parse_bool(pd.Series([value], dtype="object"))[0]
+        if parsed is pd.NA:
+            raise FilterError(f"列 {column} 是/否 column: cannot read {value!r} as yes/no")
+        return bool(parsed)
+    if pd.api.types.is_numeric_dtype(dtype):
+        if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+            return value
+        try:
+            return float(str(value).strip().removesuffix("分"))
+        except ValueError:
+            raise FilterError(
+                f"列 {column} 是数值 numeric column: cannot read {value!r} as a number"
+            ) from None
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        parsed = parse_date(pd.Series([value], dtype="object"))[0]
+        if pd.isna(parsed):
+            raise FilterError(f"列 {column} 是日期 date column: cannot read {value!r} as a date")
+        return parsed
+    if isinstance(dtype, pd.CategoricalDtype):
+        categories = list(dtype.categories)
+        if value not in categories:
+            raise FilterError(
+                f"列 {column}: {value!r} is not one of {', '.join(map(str, categories))}"
+            )
+        return value
+    return value
+
+
+def _mask(df: pd.DataFrame, condition: Sequence[object]) -> pd.Series:
+    if len(condition) != 3:
+        raise FilterError(f"a condition must be (column, op, value); got {condition!r}")
+    column, op, value = condition
+    name = _resolve(df, str(column))
+    op = _OPS.get(str(op).strip().lower())
+    if op is None:
+        raise FilterError(
+            f"unknown operator {condition[1]!r}; use one of {', '.join(sorted(set(_OPS.values())))}"
+        )
+    series = df[name]
+    ordered = isinstance(series.dtype, pd.CategoricalDtype) and series.dtype.ordered
+    numeric = pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(
+        series.dtype
+    )
+    dated = pd.api.types.is_datetime64_any_dtype(series.dtype)
+    if op in {">=", "<=", ">", "<"} and not (numeric or dated or ordered):
+        raise FilterError(f"列 {name} 是文本 text column: {op!r} is not allowed; use ==, != or in")
+    if op == "in":
+        items = [value] if isinstance(value, str) or not isinstance(value, Iterable) else value
+        coerced = [_coerce(series, name, v) for v in items]
+        result = series.isin(coerced)
+    else:
+        target = _coerce(series, name, value)
+        result = {
+            "==": series.__eq__,
+            "!=": series.__ne__,
+            ">=": series.__ge__,
+            "<=": series.__le__,
+            ">": series.__gt__,
+            "<": series.__lt__,
+        }[op](target)
+        if op == "!=":
+            result = result & series.notna()
+    return pd.Series(result, index=df.index).astype("boolean").fillna(False).astype(bool)
+
+
+def filter_customers(
+    customers: pd.DataFrame,
+    conditions: str | Sequence[Sequence[object]] | None,
+    *,
+    priority_col: str = "priority",
+    match_score_col: str = "match_score",
+) -> pd.DataFrame:
+    """Return the customers meeting every condition, 高 priority and best match first.
+
+    Conditions are data, never code: a small parser reads them, nothing is evaluated.
+
+    Parameters
+    ----------
+    customers : DataFrame
+        Customers, e.g. clean or tagged.
+    conditions : str or list of (column, op, value), optional
+        A string such as ``"客户等级 == 重点 and 需求匹配度 >= 4"``,
+        ``"grade == '重点' and match_score >= 4"`` or ``"客户等级=重点 且 需求匹配度≥4"``, or a
+        list such as ``[("grade", "==", "重点"), ("match_score", ">=", 4)]``. Columns are canonical
+        names or template headers; values may be quoted (``'…'``, ``"…"``, ``“…”``) and must be
+        when they contain spaces or operators. Operators: ``==`` (or ``=``), ``!=`` (``≠``),
+        ``>=`` (``≥``), ``<=`` (``≤``), ``>``, ``<``, ``in`` with a list ``(a, b)``, ``[a, b]`` or
+        ``a、b``. Conditions are joined by ``and``, ``且``, ``并且`` or ``&``; ``or`` is not
+        supported (run two filters and concatenate). Ordering operators work on numbers, dates and
+        the ordered ``stage``; text columns take ``==``, ``!=`` and ``in``. Missing values never
+        match. None or ``""`` keeps every customer.
+    priority_col, match_score_col : str
+        Sort keys.
+
+    Returns
+    -------
+    DataFrame
+        Matching rows of ``customers`` (same columns), sorted by priority 高, 中, 低, missing, then
+        ``match_score`` descending (missing last), ties in input order.
+
+    Raises
+    ------
+    FilterError
+        When a condition cannot be parsed (the message names the bad token), names an unknown
+        column, or has a value that does not fit the column.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"grade": ["重点", "普通", "重点"], "match_score": [4, 5, 5],
+    ...                    "priority": ["中", "高", "中"]})
+    >>> filter_customers(df, "客户等级 == 重点 and 需求匹配度 >= 4").index.tolist()
+    [2, 0]
+    """
+    if conditions is None or (isinstance(conditions, str) and not conditions.strip()):
+        parsed: list = []
+    elif isinstance(conditions, str):
+        parsed = _parse(conditions)
+    else:
+        parsed = list(conditions)
+    keep = pd.Series(True, index=customers.index)
+    for condition in parsed:
+        keep &= _mask(customers, condition)
+    out = customers.loc[keep]
+    return _sort(out, priority_col=priority_col, then=(match_score_col, False))
+
+
+def call_list(
+    customers: pd.DataFrame,
+    conditions: str | Sequence[Sequence[object]] | None = None,
+    *,
+    n: int | None = None,
+    priority_col: str = "priority",
+    match_score_col: str = "match_score",
+) -> pd.DataFrame:
+    """Return the customers to call first: :func:`filter_customers`, optionally the top ``n``.
+
+    Parameters
+    ----------
+    customers : DataFrame
+        Customers, e.g. clean or tagged.
+    conditions : str or list of (column, op, value), optional
+        As in :func:`filter_customers`; None keeps everyone.
+    n : int, optional
+        Keep only the first ``n`` rows.
+    priority_col, match_score_col : str
+        Sort keys.
+
+    Returns
+    -------
+    DataFrame
+        Same columns as ``customers``, sorted by priority then ``match_score`` descending.
+    """
+    out = filter_customers(
+        customers, conditions, priority_col=priority_col, match_score_col=match_score_col
+    )
+    return out if n is None else out.head(n)
