@@ -28,7 +28,7 @@ def report(small_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
     metrics = run_report(
         out,
-        notebooks=["01", "03"],
+        notebooks=["01", "02", "03"],
         parameters={"data_dir": str(folder), "as_of": "2024-06-30", "lang": "en"},
     )
     return out, json.loads(metrics.read_text(encoding="utf-8"))
@@ -144,3 +144,38 @@ def test_rfm_notebook_with_overridden_parameters(report, tmp_path):
     labels = {v["zh"] for v in CLASSIC_SEGMENTS.values()}
     assert set(recorded["segments"]) <= labels
     assert "Glyph" not in _stderr_of(tmp_path / "03_rfm_segmentation.ipynb")
+
+
+def test_profile_notebook_tags_match_an_independent_count(report):
+    out, metrics = report
+    recorded = metrics["02_customer_profile"]
+    customers = pd.read_parquet(out / "clean" / "customers.parquet")
+    orders = pd.read_parquet(out / "clean" / "orders.parquet")
+    as_of = pd.Timestamp("2024-06-30")
+    recent = orders[(orders["order_date"] > as_of - pd.DateOffset(months=12))]
+    recent = recent[recent["order_date"] < as_of + pd.Timedelta(days=1)]
+    bought = recent.groupby("customer_id")["amount"].sum()
+    history = orders[orders["order_date"] < as_of + pd.Timedelta(days=1)]
+    per_order = history.groupby(["customer_id", "order_id"])["amount"].sum()
+    repeats = (per_order > 0).groupby(level=0).sum() - 1
+    high = set(bought[bought >= 100_000].index) | set(repeats[repeats >= 3].index)
+    assert recorded["customers"] == len(customers)
+    assert recorded["high_value"] == len(high & set(customers["customer_id"]))
+    html = (out / "02_customer_profile.html").read_text(encoding="utf-8")
+    names = pd.concat([customers["contact_name"], orders["owner"]]).dropna()
+    names = names.str.split("; ").explode().str.strip().unique()
+    assert find_unmasked(html, names=names) == []
+
+
+def test_profile_notebook_with_overridden_rules(report, tmp_path):
+    out, _ = report
+    params = {
+        "clean_dir": str(out / "clean"),
+        "rules": {"high_value_amount": 10**12, "high_value_repeat": 10**6},
+        "call_filter": "客户等级 ＝ 重点",
+    }
+    metrics = run_report(tmp_path, notebooks=["02"], parameters=params)
+    recorded = json.loads(metrics.read_text(encoding="utf-8"))["02_customer_profile"]
+    customers = pd.read_parquet(out / "clean" / "customers.parquet")
+    assert recorded["high_value"] == 0
+    assert recorded["call_list"] == int((customers["grade"] == "重点").sum())
