@@ -30,7 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="run notebooks with papermill into a report folder")
     report.add_argument("--out", default="reports", help="output folder (default: reports)")
     report.add_argument(
-        "--notebooks", default="01", help="comma-separated notebook numbers (default: 01)"
+        "--notebooks",
+        default=None,
+        help="comma-separated notebook numbers (default: all, in order)",
     )
     report.add_argument("--params", help="a YAML or JSON file of parameters")
     report.add_argument(
@@ -79,11 +81,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             path = write_template(args.path, tables=tables, lang=args.lang)
             print(f"wrote {path}")
             return 0
-        from .reports import run_report
+        from .reports import available_notebooks, run_report
 
         params = _load_params(args.params)
         params.update({name: _value(value) for name, value in args.parameter})
-        notebooks = [n.strip() for n in args.notebooks.split(",") if n.strip()]
+        if args.notebooks:
+            notebooks = [n.strip() for n in args.notebooks.split(",") if n.strip()]
+        else:
+            notebooks = sorted(available_notebooks())
         metrics = run_report(
             args.out, notebooks=notebooks, parameters=params, progress=sys.stderr.isatty()
         )

@@ -182,12 +182,12 @@ def export_html(executed: str | os.PathLike, html_path: str | os.PathLike) -> Pa
 def run_report(
     output_dir: str | os.PathLike,
     *,
-    notebooks: Sequence[str] = ("01",),
+    notebooks: Sequence[str] | None = None,
     parameters: Mapping[str, object] | None = None,
     notebook_dir: str | os.PathLike | None = None,
     progress: bool = False,
 ) -> Path:
-    """Run the chosen notebooks in order into ``output_dir``, sharing one parameter set.
+    """Run the chosen notebooks (all when None) in order into ``output_dir``, sharing one parameter set.
 
     Each notebook receives the parameters it defines (``output_dir`` is always set to
     ``output_dir``); a parameter that no chosen notebook defines is an error before anything runs.
@@ -201,7 +201,7 @@ def run_report(
 
     found = available_notebooks(notebook_dir)
     chosen = []
-    for key in notebooks:
+    for key in sorted(found) if notebooks is None else notebooks:
         key = str(key).zfill(2)[:2]
         if key not in found:
             raise ReportError(f"no notebook {key!r}; available: {sorted(found)}")
