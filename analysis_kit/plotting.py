@@ -16,7 +16,14 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["find_cjk_font", "rfm_heatmap", "segment_bars", "set_theme"]
+__all__ = [
+    "cluster_scatter",
+    "find_cjk_font",
+    "rfm_heatmap",
+    "segment_bars",
+    "set_theme",
+    "silhouette_curve",
+]
 
 #: Font families that draw Chinese, in order of preference.
 CJK_FONTS = (
@@ -210,6 +217,80 @@ def rfm_heatmap(
     sns.heatmap(grid, annot=True, fmt=fmt, cmap="YlGnBu", ax=ax, cbar=False)
     ax.set_xlabel("F")
     ax.set_ylabel("R")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def silhouette_curve(
+    silhouette: pd.DataFrame,
+    *,
+    score_col: str = "silhouette",
+    chosen_col: str = "chosen",
+    title: str | None = None,
+    ax=None,
+):
+    """Line of the silhouette score for each k, with the chosen k marked.
+
+    Parameters
+    ----------
+    silhouette : DataFrame
+        Indexed by k, as ``ClusterResult.silhouette`` from :mod:`analysis_kit.clustering`.
+    score_col, chosen_col : str
+        The score column and the boolean column flagging the chosen k.
+    title : str, optional
+        The chart title.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure when None.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    ax = _axes(ax)
+    data = silhouette.dropna(subset=[score_col]).sort_index()
+    ax.plot(data.index, data[score_col], marker="o", color="#4C72B0")
+    if chosen_col in data.columns and data[chosen_col].any():
+        best = data[data[chosen_col]]
+        ax.plot(best.index, best[score_col], marker="o", markersize=12, color="#C44E52", ls="")
+    ax.set_xlabel("k")
+    ax.set_ylabel("silhouette")
+    ax.set_xticks(list(data.index))
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def cluster_scatter(
+    embedding: pd.DataFrame,
+    *,
+    x: str = "pc1",
+    y: str = "pc2",
+    hue: str = "cluster",
+    title: str | None = None,
+    ax=None,
+):
+    """Scatter of a 2-D embedding coloured by cluster (e.g. ``ClusterResult.embedding()``).
+
+    Parameters
+    ----------
+    embedding : DataFrame
+        One row per customer with the two coordinates and the cluster label or name.
+    x, y, hue : str
+        Column names.
+    title : str, optional
+        The chart title.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure when None.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    import seaborn as sns
+
+    ax = _axes(ax)
+    sns.scatterplot(data=embedding, x=x, y=y, hue=hue, ax=ax, s=18, alpha=0.7, palette="tab10")
     if title:
         ax.set_title(title)
     return ax

@@ -28,7 +28,7 @@ def report(small_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
     metrics = run_report(
         out,
-        notebooks=["01", "02", "03"],
+        notebooks=["01", "02", "03", "04"],
         parameters={"data_dir": str(folder), "as_of": "2024-06-30", "lang": "en"},
     )
     return out, json.loads(metrics.read_text(encoding="utf-8"))
@@ -179,3 +179,22 @@ def test_profile_notebook_with_overridden_rules(report, tmp_path):
     customers = pd.read_parquet(out / "clean" / "customers.parquet")
     assert recorded["high_value"] == 0
     assert recorded["call_list"] == int((customers["grade"] == "重点").sum())
+
+
+def test_clustering_notebook_groups_every_customer(report):
+    out, metrics = report
+    recorded = metrics["04_customer_clustering"]
+    assert recorded["customers"] == metrics["03_rfm_segmentation"]["customers"]
+    assert sum(recorded["clusters"].values()) == recorded["customers"]
+    assert len(recorded["clusters"]) == recorded["k"]
+    assert -1 <= recorded["silhouette"] <= 1
+    assert "Glyph" not in _stderr_of(out / "04_customer_clustering.ipynb")
+
+
+def test_clustering_notebook_with_a_fixed_k(report, tmp_path):
+    out, metrics = report
+    params = {"clean_dir": str(out / "clean"), "k": 3, "features": ["recency", "monetary"]}
+    first = json.loads(run_report(tmp_path / "a", notebooks=["04"], parameters=params).read_text())
+    again = json.loads(run_report(tmp_path / "b", notebooks=["04"], parameters=params).read_text())
+    assert first["04_customer_clustering"]["k"] == 3
+    assert first == again  # same data and seed, same result
