@@ -19,6 +19,7 @@ import pandas as pd
 __all__ = [
     "cluster_scatter",
     "find_cjk_font",
+    "need_share_lines",
     "rfm_heatmap",
     "segment_bars",
     "set_theme",
@@ -291,6 +292,47 @@ def cluster_scatter(
 
     ax = _axes(ax)
     sns.scatterplot(data=embedding, x=x, y=y, hue=hue, ax=ax, s=18, alpha=0.7, palette="tab10")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def need_share_lines(
+    monthly: pd.DataFrame,
+    *,
+    month_col: str = "month",
+    need_col: str = "need_type",
+    share_col: str = "share",
+    title: str | None = None,
+    ax=None,
+):
+    """Lines of each need type's monthly share of customers (``NeedTrends.monthly``).
+
+    Parameters
+    ----------
+    monthly : DataFrame
+        Long table with one row per month and need type, as
+        :func:`analysis_kit.profile.need_trends` returns in ``.monthly``.
+    month_col, need_col, share_col : str
+        Column names.
+    title : str, optional
+        The chart title.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure when None.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    import seaborn as sns
+
+    ax = _axes(ax)
+    data = monthly.assign(**{month_col: monthly[month_col].astype("str")})
+    sns.lineplot(data=data, x=month_col, y=share_col, hue=need_col, marker="o", ax=ax)
+    ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    ax.tick_params(axis="x", rotation=45)
+    ax.set_xlabel("")
+    ax.legend(title="", bbox_to_anchor=(1.02, 1), loc="upper left", frameon=False)
     if title:
         ax.set_title(title)
     return ax
