@@ -35,7 +35,7 @@ from sklearn.metrics import silhouette_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from .columns import CUSTOMER_ID
+from .columns import CUSTOMER_ID, require_columns
 from .errors import AnalysisKitError, SchemaError
 
 __all__ = [
@@ -186,9 +186,7 @@ class ClippedLog1p(TransformerMixin, BaseEstimator):
             raise AttributeError("ClippedLog1p is not fitted yet; call fit first")
         if not isinstance(X, pd.DataFrame):
             raise TypeError(f"ClippedLog1p needs a DataFrame; got {type(X).__name__}")
-        missing = [c for c in self.feature_names_in_ if c not in X.columns]
-        if missing:
-            raise SchemaError(f"缺少列 missing columns: {', '.join(missing)}")
+        require_columns(X.columns, self.feature_names_in_, where="ClippedLog1p")
         values = X[list(self.feature_names_in_)].to_numpy(dtype="float64", na_value=np.nan)
         values = values.copy()
         values[np.isinf(values)] = np.nan
@@ -321,9 +319,7 @@ class ClusterResult:
         Series of int
             Cluster of each row, indexed like ``features``, named ``cluster``.
         """
-        missing = [c for c in self.columns if c not in features.columns]
-        if missing:
-            raise SchemaError(f"features: 缺少列 missing columns: {', '.join(missing)}")
+        require_columns(features.columns, self.columns, where="features")
         pred = self.pipeline.predict(features[self.columns])
         return pd.Series(pred.astype("int64"), index=features.index, name="cluster")
 
@@ -774,9 +770,7 @@ def _feature_columns(
     cols = [columns] if isinstance(columns, str) else list(columns)
     if not cols:
         raise SchemaError("columns must name at least one feature; got an empty list")
-    missing = [c for c in cols if c not in features.columns]
-    if missing:
-        raise SchemaError(f"columns: 缺少列 missing columns: {', '.join(map(str, missing))}")
+    require_columns(features.columns, cols, where="columns")
     if len(set(cols)) != len(cols):
         raise SchemaError(f"columns lists a feature twice: {cols}")
     bad = {

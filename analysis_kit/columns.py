@@ -29,6 +29,7 @@ __all__ = [
     "infer_table",
     "map_headers",
     "normalize_header",
+    "require_columns",
     "template_header",
 ]
 
@@ -854,9 +855,35 @@ def describe_columns(names: Iterable[str], table: str | None = None) -> str:
     """
     parts = []
     for name in names:
-        alts = name.split("|")
-        parts.append(" 或/or ".join(f"{a} ({template_header(a, table)})" for a in alts))
+        alts = [str(a) for a in str(name).split("|")]
+        parts.append(" 或/or ".join(_with_header(a, table) for a in alts))
     return ", ".join(parts)
+
+
+def _with_header(name: str, table: str | None) -> str:
+    header = template_header(name, table)
+    return name if header == name else f"{name} ({header})"
+
+
+def require_columns(
+    columns: Iterable[object], needed: Iterable[str], *, where: str, table: str | None = None
+) -> None:
+    """Raise one error listing every column of ``needed`` that ``columns`` lacks.
+
+    The message names each by canonical name and template header:
+    ``rfm_summary: 缺少列 missing columns: order_date (成交日期), amount (成交金额)``.
+
+    Raises
+    ------
+    SchemaError
+        When any column is missing.
+    """
+    from .errors import SchemaError
+
+    present = set(columns)
+    missing = [c for c in dict.fromkeys(needed) if c not in present]
+    if missing:
+        raise SchemaError(f"{where}: 缺少列 missing columns: {describe_columns(missing, table)}")
 
 
 def _check_table(table: str) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .columns import CHOICES, CUSTOMER_ID, describe_columns
+from .columns import CHOICES, CUSTOMER_ID, describe_columns, require_columns
 from .errors import SchemaError
 
 __all__ = [
@@ -41,12 +41,6 @@ _WON_STAGES = ("成交", "售后维护")
 
 
 # --- helpers ---------------------------------------------------------------------------------------
-
-
-def _require(df: pd.DataFrame, columns: Sequence[str], table: str, what: str) -> None:
-    missing = [c for c in dict.fromkeys(columns) if c not in df.columns]
-    if missing:
-        raise SchemaError(f"{what}: 缺少列 missing columns: {describe_columns(missing, table)}")
 
 
 def _budget(df: pd.DataFrame, budget_col: str) -> pd.Series:
@@ -173,7 +167,9 @@ def group_summary(
     1    普通          1  0.333333             0           0.0            NaN
     """
     by_cols = [by] if isinstance(by, str) else list(by)
-    _require(customers, [*by_cols, budget_col], "customers", "group_summary")
+    require_columns(
+        customers.columns, [*by_cols, budget_col], where="group_summary", table="customers"
+    )
     frame = pd.DataFrame({c: _keys(customers[c]) for c in by_cols}, index=customers.index)
     frame["__budget"] = _budget(customers, budget_col)
     grouped = frame.groupby(by_cols, sort=False)["__budget"]
@@ -286,7 +282,7 @@ def need_trends(
         raise ValueError(f"window must be a positive number of months; got {window!r}")
     window = int(window)
     df = customers_or_followups
-    _require(df, [need_col, date_col], "customers", "need_trends")
+    require_columns(df.columns, [need_col, date_col], where="need_trends", table="customers")
     as_of = pd.Timestamp(as_of).normalize()
     day = pd.to_datetime(df[date_col]).dt.normalize()
     use_id = customer_id_col is not None and customer_id_col in df.columns
@@ -471,7 +467,7 @@ def association(
     >>> round(association(df).cramers_v, 4)
     0.7071
     """
-    _require(customers, [row, col], "customers", "association")
+    require_columns(customers.columns, [row, col], where="association", table="customers")
     if row == col:
         raise ValueError(f"row and col must differ; got {row!r} twice")
     split = set(MULTI_VALUE_COLUMNS if explode is None else explode)
@@ -620,7 +616,12 @@ def competitor_summary(
         ``table`` per competitor, ``overall`` with/without competitor, ``comparing_share`` (see
         :class:`CompetitorSummary`).
     """
-    _require(customers, [customer_id_col, competitor_col], "customers", "competitor_summary")
+    require_columns(
+        customers.columns,
+        [customer_id_col, competitor_col],
+        where="competitor_summary",
+        table="customers",
+    )
     ids = customers[customer_id_col]
     names = split_tags(customers[competitor_col], sep=sep)
     named = pd.Series(customers.index.isin(names.index), index=customers.index)
@@ -641,11 +642,11 @@ def competitor_summary(
         )
         source = "customers"
     else:
-        _require(
-            stages,
+        require_columns(
+            stages.columns,
             ["opportunity_id", customer_id_col, "entered_at", "outcome"],
-            "stages",
-            "competitor_summary stages",
+            where="competitor_summary stages",
+            table="stages",
         )
         latest = stages.sort_values(["opportunity_id", "entered_at"], kind="stable")
         latest = latest.drop_duplicates("opportunity_id", keep="last")
@@ -682,7 +683,9 @@ def competitor_summary(
     per["win_rate"] = per["wins"] / per["deals"].where(per["deals"] > 0)
 
     if market is not None:
-        _require(market, ["competitor"], "market", "competitor_summary market")
+        require_columns(
+            market.columns, ["competitor"], where="competitor_summary market", table="market"
+        )
         rows = market[market["competitor"].notna()]
         grouped = rows.groupby(rows["competitor"].astype("str").str.strip())
         extra = pd.DataFrame(index=grouped.size().index)
@@ -770,7 +773,7 @@ def personas(
 
         Segments in template order for closed lists, else largest first.
     """
-    _require(customers, [by], "customers", "personas")
+    require_columns(customers.columns, [by], where="personas", table="customers")
     key = _keys(customers[by])
     sizes = key.value_counts()
     order = _order(customers[by], by, sizes)

@@ -28,8 +28,7 @@ import narwhals as nw
 import numpy as np
 import pandas as pd
 
-from .columns import AMOUNT, CUSTOMER_ID, ORDER_DATE, ORDER_ID, describe_columns
-from .errors import SchemaError
+from .columns import AMOUNT, CUSTOMER_ID, ORDER_DATE, ORDER_ID, require_columns
 
 __all__ = [
     "CLASSIC_SEGMENTS",
@@ -332,11 +331,9 @@ def rfm_summary(
     _check_choice("frequency", frequency, ("days", "orders"))
     frame = nw.from_native(orders)
     schema = frame.collect_schema()
-    missing = [c for c in (customer_col, date_col, amount_col) if c not in schema]
-    if missing:
-        raise SchemaError(
-            f"rfm_summary: 缺少列 missing columns: {describe_columns(missing, 'orders')}"
-        )
+    require_columns(
+        schema.names(), (customer_col, date_col, amount_col), where="rfm_summary", table="orders"
+    )
     date_type = schema[date_col]
     if not isinstance(date_type, nw.Datetime | nw.Date):
         raise TypeError(
@@ -578,7 +575,7 @@ def rfm_scores(
     if isinstance(bins, bool) or not isinstance(bins, int | np.integer) or bins < 1:
         raise ValueError(f"bins must be an integer >= 1; got {bins!r}")
     frame = _to_pandas(summary)
-    _require(frame, [recency_col, frequency_col, monetary_col], "rfm_scores")
+    require_columns(frame.columns, [recency_col, frequency_col, monetary_col], where="rfm_scores")
     out = frame.copy()
     out["r_score"] = _rank_score(frame[recency_col], int(bins), ascending=False)
     out["f_score"] = _rank_score(frame[frequency_col], int(bins), ascending=True)
@@ -693,7 +690,9 @@ def rfm_segments(
         missing = sorted(set(CN8_SEGMENTS) - set(table))
         if missing:
             raise ValueError(f"segments for scheme 'cn8' must define every code; missing {missing}")
-        _require(frame, [recency_col, frequency_col, monetary_col], "rfm_segments")
+        require_columns(
+            frame.columns, [recency_col, frequency_col, monetary_col], where="rfm_segments"
+        )
         out = frame.copy()
         r_high = _above(-_numbers(frame[recency_col]))
         f_high = _above(_numbers(frame[frequency_col]))
@@ -709,7 +708,9 @@ def rfm_segments(
         if r_score_col in frame.columns and f_score_col in frame.columns:
             out = frame.copy()
         else:
-            _require(frame, [recency_col, frequency_col, monetary_col], "rfm_segments")
+            require_columns(
+                frame.columns, [recency_col, frequency_col, monetary_col], where="rfm_segments"
+            )
             out = rfm_scores(
                 frame,
                 bins=5,
@@ -822,7 +823,11 @@ def segment_table(
     1       b          1    200.0       0.333333
     """
     frame = _to_pandas(segmented)
-    _require(frame, [segment_col, monetary_col, recency_col, frequency_col], "segment_table")
+    require_columns(
+        frame.columns,
+        [segment_col, monetary_col, recency_col, frequency_col],
+        where="segment_table",
+    )
     values = pd.DataFrame(
         {
             "segment": frame[segment_col].to_numpy(),
@@ -866,9 +871,3 @@ def _to_pandas(frame: Any) -> pd.DataFrame:
     if isinstance(data, nw.LazyFrame):
         data = data.collect()
     return data.to_pandas()
-
-
-def _require(frame: pd.DataFrame, columns: list[str], where: str) -> None:
-    missing = [c for c in dict.fromkeys(columns) if c not in frame.columns]
-    if missing:
-        raise SchemaError(f"{where}: 缺少列 missing columns: {', '.join(missing)}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pandas as pd
 import pandera.pandas as pa
 
-from .columns import TABLES, missing_columns
+from .columns import TABLES, describe_columns, missing_columns
 
 __all__ = ["ISSUE_COLUMNS", "MESSAGES", "table_schema", "validate"]
 
@@ -160,7 +160,7 @@ def validate(df: pd.DataFrame, table: str, *, as_of: pd.Timestamp | None = None)
 
     missing = missing_columns(df.columns, table)
     if missing:
-        raise SchemaError(f"缺少列 missing columns: {missing}")
+        raise SchemaError(f"{table}: 缺少列 missing columns: {describe_columns(missing, table)}")
     schema = table_schema(table, as_of=as_of)
     try:
         schema.validate(df, lazy=True)

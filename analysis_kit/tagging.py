@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .columns import CUSTOMER_ID, describe_columns, map_headers
+from .columns import CUSTOMER_ID, map_headers, require_columns
 from .errors import AnalysisKitError, SchemaError
 from .parsing import parse_bool, parse_date
 
@@ -151,12 +151,6 @@ def merge_rules(rules: Mapping[str, Any] | None = None) -> dict[str, Any]:
 # --- helpers ---------------------------------------------------------------------------------------
 
 
-def _require(df: pd.DataFrame, columns: Iterable[str], table: str, what: str) -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise SchemaError(f"{what}: 缺少列 missing columns: {describe_columns(missing, table)}")
-
-
 def _as_of(as_of: object) -> pd.Timestamp:
     if as_of is None:
         raise TypeError("as_of is required, e.g. as_of='2024-06-30'")
@@ -222,7 +216,12 @@ def _order_stats(
     amount_col: str,
     order_id_col: str,
 ) -> pd.DataFrame:
-    _require(orders, [customer_id_col, order_date_col, amount_col], "orders", "orders")
+    require_columns(
+        orders.columns,
+        [customer_id_col, order_date_col, amount_col],
+        where="orders",
+        table="orders",
+    )
     day = _day(orders[order_date_col])
     keep = day.notna() & (day <= as_of) & orders[customer_id_col].notna()
     cid = orders[customer_id_col][keep]
@@ -394,7 +393,7 @@ def apply_tags(
     """
     rules = merge_rules(rules)
     as_of = _as_of(as_of)
-    _require(customers, [customer_id_col], "customers", "customers")
+    require_columns(customers.columns, [customer_id_col], where="customers", table="customers")
     out = customers.copy()
     index = out.index
     ids = out[customer_id_col]
@@ -415,7 +414,12 @@ def apply_tags(
     contact = contact.where(contact <= as_of)
     recent_followups: pd.Series | None = None
     if followups is not None:
-        _require(followups, [customer_id_col, followup_date_col], "followups", "followups")
+        require_columns(
+            followups.columns,
+            [customer_id_col, followup_date_col],
+            where="followups",
+            table="followups",
+        )
         fday = _day(followups[followup_date_col])
         fkeep = fday.notna() & (fday <= as_of)
         fids = followups[customer_id_col][fkeep]
