@@ -186,10 +186,12 @@ _EPOCH = dt.datetime(1970, 1, 1)
 # non-negative numbers (backends disagree on negative integer division) for dates after ~1700.
 _WEEK_SHIFT = 3
 _WEEK_OFFSET = 7 * 100_000
+_DAY_SHIFT = 100_000
 
 # Private working columns; the leading "__rfm" keeps them clear of user column names.
 _AMT = "__rfm_amount"
-_DAY = "__rfm_day"
+_CUST = "__rfm_customer"
+_KEY = "__rfm_key"
 _DN = "__rfm_day_number"
 _PER = "__rfm_period"
 _ASOF = "__rfm_as_of"
@@ -344,60 +346,141 @@ def rfm_summary(
     use_orders = frequency == "orders" and order_col in schema
 
     keep = [customer_col, date_col, amount_col] + ([order_col] if use_orders else [])
-    date_expr = nw.col(date_col)
-    if isinstance(date_type, nw.Date):
-        date_expr = date_expr.cast(nw.Datetime("us"))
-    lines = (
-        frame.select(keep)
-        .filter(~nw.col(customer_col).is_null(), ~nw.col(date_col).is_null())
-        .with_columns(
-            nw.col(amount_col).cast(nw.Float64).fill_null(0.0).alias(_AMT),
-            date_expr.dt.truncate("1d").alias(_DAY),
+    frame, keys = _prepare_pandas(frame.select(keep), customer_col, date_col)
+    customer = _CUST if keys is not None else customer_col
+    lines = frame.filter(~nw.col(customer).is_null(), ~nw.col(date_col).is_null())
+    amount = nw.col(amount_col).cast(nw.Float64).fill_null(0.0).alias(_AMT)
+    if _DN in lines.columns:
+        lines = lines.with_columns(amount)
+    else:
+        date_expr = nw.col(date_col)
+        if isinstance(date_type, nw.Date):
+            date_expr = date_expr.cast(nw.Datetime("us"))
+        # Day number since 1970-01-01, floored: the shift keeps the division on non-negative
+        # numbers (backends disagree on negative integer division) for dates after ~1700.
+        seconds = (date_expr - nw.lit(_EPOCH)).dt.total_seconds() + _DAY_SHIFT * 86_400
+        lines = lines.with_columns(
+            amount, (seconds // 86_400 - _DAY_SHIFT).cast(nw.Int64).alias(_DN)
         )
-        .with_columns(
-            ((nw.col(_DAY) - nw.lit(_EPOCH)).dt.total_seconds() // 86_400).cast(nw.Int64).alias(_DN)
-        )
-    )
     if convention == "days":
         result = _days_summary(
             lines,
-            customer_col=customer_col,
+            customer_col=customer,
+            date_col=date_col,
             order_col=order_col if use_orders else None,
             per_line=frequency == "orders" and not use_orders,
             as_of_day=as_of_day,
             keep_non_buyers=keep_non_buyers,
+            packed=keys is not None,
         )
     else:
         result = _lifetimes_summary(
-            lines, customer_col=customer_col, as_of_day=as_of_day, freq=freq
+            lines,
+            customer_col=customer,
+            date_col=date_col,
+            as_of_day=as_of_day,
+            freq=freq,
+            packed=keys is not None,
         )
-    native = result.sort(customer_col).to_native()
+    native = result.sort(customer).to_native()
+    if keys is not None:
+        codes = native[_CUST].to_numpy()
+        native = native.drop(columns=_CUST)
+        native.insert(0, customer_col, keys.take(codes))
     if isinstance(native, pd.DataFrame):
         native = native.reset_index(drop=True)
     return native
+
+
+def _prepare_pandas(frame: Any, customer_col: str, date_col: str) -> tuple[Any, pd.Index | None]:
+    """Give a pandas frame sorted integer customer codes and day numbers, computed once.
+
+    pandas hashes a text key again in every ``groupby``; grouping by integer codes is several
+    times faster, and with sorted codes, sorting by code sorts by customer. A numpy datetime
+    column also gives its day numbers (``_DN``) directly. Other backends group text keys and
+    compute dates natively and are returned unchanged (``keys`` is None). Lines without a
+    customer are left out here, as the null filter would leave them out.
+    """
+    if frame.implementation is not nw.Implementation.PANDAS:
+        return frame, None
+    native = frame.to_native()
+    try:
+        codes, keys = pd.factorize(native[customer_col], sort=True)
+    except TypeError:  # mixed key types that do not sort: group them as they are
+        return frame, None
+    data = {name: native[name] for name in native.columns if name != customer_col}
+    data[_CUST] = pd.Series(codes, index=native.index)
+    dates = native[date_col]
+    if isinstance(dates.dtype, np.dtype) and dates.dtype.kind == "M":
+        # numpy floors when it converts to whole days; NaT lines are filtered out later
+        days = dates.to_numpy().astype("datetime64[D]").view("int64")
+        data[_DN] = pd.Series(days, index=native.index)
+    prepared = pd.DataFrame(data, copy=False)
+    if (codes < 0).any():
+        prepared = prepared[codes >= 0]
+    return nw.from_native(prepared), keys
+
+
+def _group_by_customer_and(
+    lines: Any, customer_col: str, column: str, values: list[str], *aggs: Any, packed: bool
+) -> Any:
+    """``lines.group_by(customer_col, column).agg(*aggs)``, faster on integer-coded pandas keys.
+
+    ``aggs`` may only use the columns named in ``values``. With ``packed`` (customer codes from
+    :func:`_prepare_pandas`, an eager frame) the two integer keys are packed into one,
+    ``code * span + (value - lowest)``, and the lines sorted by it: pandas then groups a sorted
+    integer key without hashing ten million values, and the result comes out sorted by customer,
+    which makes every later per-customer step a fast sorted group-by too. The keys are unpacked
+    after grouping.
+    """
+    if packed:
+        low, high = lines.select(
+            nw.col(column).min().alias("low"), nw.col(column).max().alias("high")
+        ).row(0)
+        if not pd.isna(low):
+            low, span = int(low), int(high) - int(low) + 1
+            key = nw.col(customer_col) * span + (nw.col(column) - low)
+            return (
+                lines.select(key.alias(_KEY), *values)
+                .sort(_KEY)
+                .group_by(_KEY)
+                .agg(*aggs)
+                .with_columns(
+                    (nw.col(_KEY) // span).alias(customer_col),
+                    (nw.col(_KEY) % span + low).alias(column),
+                )
+                .drop(_KEY)
+            )
+    return lines.group_by(customer_col, column).agg(*aggs)
+
+
+def _with_as_of(per_customer: Any, lines: Any, column: str, as_of: int | None) -> Any:
+    """Add the as-of day or period: the given one, or the latest in ``lines``."""
+    if as_of is not None:
+        return per_customer.with_columns(nw.lit(as_of, dtype=nw.Int64).alias(_ASOF))
+    latest = lines.select(nw.col(column).max().alias(_ASOF))
+    return per_customer.join(latest, how="cross")
 
 
 def _days_summary(
     lines: Any,
     *,
     customer_col: str,
+    date_col: str,
     order_col: str | None,
     per_line: bool,
     as_of_day: int | None,
     keep_non_buyers: bool,
+    packed: bool,
 ) -> Any:
     """Summary in the analyst's convention: recency in days, purchase days or orders."""
-    if as_of_day is None:
-        lines = lines.with_columns(nw.col(_DN).max().alias(_ASOF))
-    else:
-        lines = lines.filter(nw.col(_DN) <= as_of_day).with_columns(
-            nw.lit(as_of_day, dtype=nw.Int64).alias(_ASOF)
-        )
+    if as_of_day is not None:
+        lines = lines.filter(nw.col(_DN) <= as_of_day)
     if per_line:
-        events = lines.select(customer_col, _DAY, _DN, _AMT, _ASOF)
+        events = lines.select(customer_col, date_col, _DN, _AMT)
     else:
         if order_col is None:
-            keys = [customer_col, _DAY, _DN]
+            keys = None
         else:
             # Lines without an order id: one order per customer and day.
             lines = lines.with_columns(
@@ -408,17 +491,22 @@ def _days_summary(
                 .alias(_OKDAY),
             )
             keys = [customer_col, _OKEY, _OKDAY]
-        aggs = [nw.col(_AMT).sum(), nw.col(_ASOF).max()]
+        aggs = [nw.col(_AMT).sum(), nw.col(date_col).min()]
         if order_col is not None:
-            aggs += [nw.col(_DAY).min(), nw.col(_DN).min()]
-        events = lines.group_by(keys).agg(*aggs)
+            aggs.append(nw.col(_DN).min())
+        if keys is None:
+            events = _group_by_customer_and(
+                lines, customer_col, _DN, [_AMT, date_col], *aggs, packed=packed
+            )
+        else:
+            events = lines.group_by(keys).agg(*aggs)
     buy = nw.col(_AMT) > 0
     events = events.with_columns(
         nw.when(buy)
         .then(nw.lit(1, dtype=nw.Int64))
         .otherwise(nw.lit(0, dtype=nw.Int64))
         .alias(_BUY),
-        nw.when(buy).then(nw.col(_DAY)).alias(_BDAY),
+        nw.when(buy).then(nw.col(date_col)).alias(_BDAY),
         nw.when(buy).then(nw.col(_DN)).alias(_BDN),
     )
     per_customer = events.group_by(customer_col).agg(
@@ -427,10 +515,10 @@ def _days_summary(
         nw.col(_BDAY).min().alias("first_purchase"),
         nw.col(_BDAY).max().alias("last_purchase"),
         nw.col(_BDN).max().alias(_BDN),
-        nw.col(_ASOF).max().alias(_ASOF),
     )
     if not keep_non_buyers:
         per_customer = per_customer.filter(nw.col("frequency") > 0)
+    per_customer = _with_as_of(per_customer, lines, _DN, as_of_day)
     return per_customer.select(
         nw.col(customer_col),
         (nw.col(_ASOF) - nw.col(_BDN)).alias("recency"),
@@ -439,46 +527,44 @@ def _days_summary(
         (nw.col("monetary") / nw.when(nw.col("frequency") > 0).then(nw.col("frequency"))).alias(
             "monetary_mean"
         ),
-        nw.col("first_purchase").cast(nw.Datetime("us")),
-        nw.col("last_purchase").cast(nw.Datetime("us")),
+        nw.col("first_purchase").cast(nw.Datetime("us")).dt.truncate("1d"),
+        nw.col("last_purchase").cast(nw.Datetime("us")).dt.truncate("1d"),
     )
 
 
-def _lifetimes_summary(lines: Any, *, customer_col: str, as_of_day: int | None, freq: str) -> Any:
+def _lifetimes_summary(
+    lines: Any, *, customer_col: str, date_col: str, as_of_day: int | None, freq: str, packed: bool
+) -> Any:
     """Summary in lifetimes' convention: repeat periods, recency, T, monetary_value."""
     if freq == "D":
         period = nw.col(_DN)
     elif freq == "W":
         period = (nw.col(_DN) + (_WEEK_SHIFT + _WEEK_OFFSET)) // 7 - _WEEK_OFFSET // 7
     else:
-        period = nw.col(_DAY).dt.year().cast(nw.Int64) * 12 + nw.col(_DAY).dt.month().cast(nw.Int64)
+        date = nw.col(date_col)
+        period = date.dt.year().cast(nw.Int64) * 12 + date.dt.month().cast(nw.Int64)
     lines = lines.with_columns(period.cast(nw.Int64).alias(_PER))
-    if as_of_day is None:
-        lines = lines.with_columns(nw.col(_PER).max().alias(_ASOF))
-    else:
-        as_of_period = _period_of(as_of_day, freq)
-        lines = lines.filter(nw.col(_PER) <= as_of_period).with_columns(
-            nw.lit(as_of_period, dtype=nw.Int64).alias(_ASOF)
-        )
+    as_of_period = None if as_of_day is None else _period_of(as_of_day, freq)
+    if as_of_period is not None:
+        lines = lines.filter(nw.col(_PER) <= as_of_period)
     periods = (
-        lines.group_by(customer_col, _PER)
-        .agg(nw.col(_AMT).sum(), nw.col(_ASOF).max())
+        _group_by_customer_and(lines, customer_col, _PER, [_AMT], nw.col(_AMT).sum(), packed=packed)
         .filter(nw.col(_AMT) > 0)
-    )
-    first = periods.group_by(customer_col).agg(nw.col(_PER).min().alias(_FIRST))
-    periods = periods.join(first, on=customer_col, how="inner").with_columns(
-        nw.when(nw.col(_PER) > nw.col(_FIRST))
-        .then(nw.col(_AMT))
-        .otherwise(nw.lit(0.0, dtype=nw.Float64))
-        .alias(_REP)
+        .with_columns(nw.col(_PER).min().over(customer_col).alias(_FIRST))
+        .with_columns(
+            nw.when(nw.col(_PER) > nw.col(_FIRST))
+            .then(nw.col(_AMT))
+            .otherwise(nw.lit(0.0, dtype=nw.Float64))
+            .alias(_REP)
+        )
     )
     per_customer = periods.group_by(customer_col).agg(
         nw.col(_PER).count().alias(_NPER),
         nw.col(_FIRST).min(),
         nw.col(_PER).max().alias(_LAST),
         nw.col(_REP).sum(),
-        nw.col(_ASOF).max(),
     )
+    per_customer = _with_as_of(per_customer, lines, _PER, as_of_period)
     repeat = nw.col(_NPER) - 1
     return per_customer.select(
         nw.col(customer_col),
