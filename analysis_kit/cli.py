@@ -28,7 +28,19 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     report = sub.add_parser("report", help="run notebooks with papermill into a report folder")
-    report.add_argument("--out", default="reports", help="output folder (default: reports)")
+    report.add_argument(
+        "--out",
+        default="reports",
+        help="folder of reports (default: reports); each run writes into OUT/<as_of date>",
+    )
+    report.add_argument(
+        "--no-date", action="store_true", help="write into OUT itself, not a dated subfolder"
+    )
+    report.add_argument(
+        "--previous",
+        default=None,
+        help="an earlier report folder to compare with (default: the latest earlier dated one)",
+    )
     report.add_argument(
         "--notebooks",
         default=None,
@@ -90,9 +102,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             notebooks = sorted(available_notebooks())
         metrics = run_report(
-            args.out, notebooks=notebooks, parameters=params, progress=sys.stderr.isatty()
+            args.out,
+            notebooks=notebooks,
+            parameters=params,
+            progress=sys.stderr.isatty(),
+            dated=not args.no_date,
+            previous=args.previous,
         )
-        print(f"report written to {metrics.parent}")
+        print(f"report written to {metrics.parent} (open {metrics.parent / 'index.html'})")
         return 0
     except (AnalysisKitError, OSError) as exc:
         print(f"analysis-kit: error: {exc}", file=sys.stderr)

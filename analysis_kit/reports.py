@@ -6,8 +6,15 @@ so the package itself works without the ``notebook`` extra.
 
 from __future__ import annotations
 
+import ast
+import contextlib
+import datetime as dt
+import html
 import json
 import os
+import re
+import sys
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -17,10 +24,13 @@ __all__ = [
     "NOTEBOOK_DIR",
     "ReportError",
     "available_notebooks",
+    "check_parameters",
+    "compare_metrics",
     "export_html",
     "record_metrics",
     "run_notebook",
     "run_report",
+    "write_index",
 ]
 
 #: Where the kit's notebooks live: ``notebooks/`` beside the package in a source checkout.
@@ -32,6 +42,8 @@ DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 HIDDEN_TAGS = ("parameters", "injected-parameters", "remove_cell", "bookkeeping")
 
 METRICS_FILE = "metrics.json"
+INDEX_FILE = "index.html"
+_DATED = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class ReportError(AnalysisKitError, RuntimeError):
@@ -97,10 +109,10 @@ def run_notebook(
     output_dir : path
         Where the executed notebook and its HTML page go.
     parameters : mapping, optional
-        Values for the notebook's ``parameters`` cell. A name the cell does not define is an error
-        before anything runs.
+        Values for the notebook's ``parameters`` cell. A name the cell does not define, or a
+        value of another type than the cell's default, is an error before anything runs.
     progress : bool, default=False
-        Show papermill's progress bar.
+        Show papermill's progress bar over the cells.
 
     Returns
     -------
@@ -119,23 +131,19 @@ def run_notebook(
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     parameters = dict(parameters or {})
-    known = pm.inspect_notebook(str(notebook))
-    unknown = sorted(set(parameters) - set(known))
-    if unknown:
-        raise ReportError(
-            f"{notebook.name}: 未知参数 unknown parameters {unknown}; it takes {sorted(known)}"
-        )
+    check_parameters(parameters, {notebook.name: pm.inspect_notebook(str(notebook))})
     executed = output_dir / notebook.name
     try:
-        pm.execute_notebook(
-            str(notebook),
-            str(executed),
-            parameters=parameters,
-            cwd=str(notebook.parent),
-            progress_bar=progress,
-            kernel_name="python3",
-            language="python",
-        )
+        with _readable_parameters():
+            pm.execute_notebook(
+                str(notebook),
+                str(executed),
+                parameters=parameters,
+                cwd=str(notebook.parent),
+                progress_bar=progress,
+                kernel_name=_KERNEL,
+                language="python",
+            )
     except pm.PapermillExecutionError as exc:
         raise ReportError(
             f"{notebook.name}: cell {exc.exec_count} failed with {exc.ename}: {exc.evalue} "
@@ -143,6 +151,38 @@ def run_notebook(
         ) from None
     export_html(executed, output_dir / (notebook.stem + ".html"))
     return executed
+
+
+_KERNEL = "python3"
+
+
+@contextlib.contextmanager
+def _readable_parameters():
+    r"""Inject parameters with Chinese text as it is, not as ``\u`` escapes, during one run.
+
+    papermill escapes every non-ASCII character of a string parameter, so ``"客户信息表.csv"``
+    would read ``"\u5ba2\u6237..."`` in the executed notebook. A translator for the kernel
+    writes strings as JSON with ``ensure_ascii=False`` (also a valid Python literal); it is
+    registered only for the run and the previous registration restored after it.
+    """
+    from papermill.translators import PythonTranslator, papermill_translators
+
+    class ReadablePythonTranslator(PythonTranslator):
+        @classmethod
+        def translate_str(cls, val):
+            return json.dumps(val, ensure_ascii=False)
+
+    registry = papermill_translators._translators
+    missing = object()
+    before = registry.get(_KERNEL, missing)
+    papermill_translators.register(_KERNEL, ReadablePythonTranslator)
+    try:
+        yield
+    finally:
+        if before is missing:
+            registry.pop(_KERNEL, None)
+        else:
+            registry[_KERNEL] = before
 
 
 def export_html(executed: str | os.PathLike, html_path: str | os.PathLike) -> Path:
@@ -179,6 +219,72 @@ def export_html(executed: str | os.PathLike, html_path: str | os.PathLike) -> Pa
     return html_path
 
 
+def _default_value(spec: Mapping[str, str]) -> object:
+    """Return the literal default of a papermill parameter, or ``None`` when it is not a literal."""
+    try:
+        return ast.literal_eval(str(spec.get("default", "None")))
+    except (ValueError, SyntaxError):
+        return None
+
+
+def _type_name(value: object) -> str:
+    return "None" if value is None else type(value).__name__
+
+
+def _fits(value: object, default: object) -> bool:
+    """Whether ``value`` may replace a parameter whose default is ``default``."""
+    if default is None or value is None:
+        return True
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if isinstance(default, list | tuple):
+        return isinstance(value, list | tuple)
+    return isinstance(value, type(default))
+
+
+def check_parameters(
+    parameters: Mapping[str, object], notebooks: Mapping[str, Mapping[str, Mapping[str, str]]]
+) -> None:
+    """Check report parameters against the notebooks' ``parameters`` cells, before any run.
+
+    Parameters
+    ----------
+    parameters : mapping
+        The shared parameter set.
+    notebooks : mapping
+        Notebook name to its parameters as :func:`papermill.inspect_notebook` returns them.
+
+    Raises
+    ------
+    ReportError
+        Naming every parameter that no notebook defines, and every value whose type differs
+        from the notebook's default (``int`` may stand for ``float``; ``None`` for anything).
+    """
+    known = set().union(*(set(p) for p in notebooks.values())) if notebooks else set()
+    unknown = sorted(set(parameters) - known)
+    if unknown:
+        raise ReportError(
+            f"未知参数 unknown parameters {unknown}; the notebooks take {sorted(known)}"
+        )
+    wrong = []
+    for name, value in parameters.items():
+        for notebook, specs in notebooks.items():
+            if name in specs:
+                default = _default_value(specs[name])
+                if not _fits(value, default):
+                    wrong.append(
+                        f"{name}={value!r} is {_type_name(value)}, {notebook} expects "
+                        f"{_type_name(default)} (default {default!r})"
+                    )
+                    break
+    if wrong:
+        raise ReportError("参数类型错误 wrong parameter types: " + "; ".join(wrong))
+
+
 def run_report(
     output_dir: str | os.PathLike,
     *,
@@ -186,16 +292,45 @@ def run_report(
     parameters: Mapping[str, object] | None = None,
     notebook_dir: str | os.PathLike | None = None,
     progress: bool = False,
+    dated: bool = False,
+    previous: str | os.PathLike | None = None,
 ) -> Path:
-    """Run the chosen notebooks (all when None) in order into ``output_dir``, sharing one parameter set.
+    """Run the chosen notebooks in order into one report folder, sharing one parameter set.
 
-    Each notebook receives the parameters it defines (``output_dir`` is always set to
-    ``output_dir``); a parameter that no chosen notebook defines is an error before anything runs.
+    Parameters
+    ----------
+    output_dir : path
+        The report folder, or with ``dated=True`` the folder that holds one report per date.
+    notebooks : sequence of str, optional
+        Notebook numbers (``"01"``, ``"3"``) in the order to run; all of them when None.
+    parameters : mapping, optional
+        Shared parameters: each notebook receives those its ``parameters`` cell defines, and
+        ``output_dir`` is always set to the report folder. A name no chosen notebook defines, or
+        a value of another type than a notebook's default, is an error before anything runs.
+    notebook_dir : path, optional
+        Where the notebooks are; the kit's ``notebooks/`` by default.
+    progress : bool, default=False
+        Show progress bars over notebooks and cells (for a terminal). Otherwise one log line
+        per notebook goes to standard error.
+    dated : bool, default=False
+        Write into ``output_dir/<as_of>``, the analysis date the notebooks use (the ``as_of``
+        parameter, or the first notebook's default), so monthly runs sit side by side.
+    previous : path, optional
+        An earlier report folder: the index shows each headline metric beside its previous
+        value and the change. With ``dated=True`` the latest earlier dated sibling folder is
+        used when none is given.
 
     Returns
     -------
     Path
-        ``output_dir/metrics.json``.
+        The report's ``metrics.json``; beside it each executed notebook, its HTML page without
+        code and ``index.html``.
+
+    Raises
+    ------
+    ReportError
+        Bad parameters, an unknown notebook, or a failing cell (naming the notebook, the cell
+        and the error; the executed notebook with its traceback is kept).
     """
     import papermill as pm
 
@@ -206,19 +341,252 @@ def run_report(
         if key not in found:
             raise ReportError(f"no notebook {key!r}; available: {sorted(found)}")
         chosen.append(found[key])
+    shared = dict(parameters or {})
+    known = {p.name: pm.inspect_notebook(str(p)) for p in chosen}
+    check_parameters(shared, known)
     output_dir = Path(output_dir).resolve()
+    if dated:
+        output_dir = output_dir / _report_date(shared, known)
+        if previous is None:
+            previous = _previous_report(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     metrics = output_dir / METRICS_FILE
     if metrics.exists():
         metrics.unlink()
-    shared = dict(parameters or {})
-    known = {p.name: set(pm.inspect_notebook(str(p))) for p in chosen}
-    unknown = sorted(set(shared) - set().union(*known.values()))
-    if unknown:
-        raise ReportError(f"未知参数 unknown parameters {unknown}")
-    for path in chosen:
+    bar = _notebook_bar(chosen, progress)
+    for number, path in enumerate(chosen, start=1):
         params = {k: v for k, v in shared.items() if k in known[path.name]}
         if "output_dir" in known[path.name]:
             params["output_dir"] = str(output_dir)
+        started = time.perf_counter()
+        if bar is not None:
+            bar.set_description(path.stem)
         run_notebook(path, output_dir, params, progress=progress)
+        if bar is not None:
+            bar.update()
+        else:
+            print(
+                f"analysis-kit: [{number}/{len(chosen)}] {path.name} done in "
+                f"{time.perf_counter() - started:.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+    if bar is not None:
+        bar.close()
+    write_index(output_dir, previous=previous)
     return metrics
+
+
+def _notebook_bar(chosen: Sequence[Path], progress: bool):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=len(chosen), unit="notebook", position=0, leave=True, file=sys.stderr)
+
+
+def _report_date(parameters: Mapping[str, object], known: Mapping[str, Mapping]) -> str:
+    """Name the report folder after the ``as_of`` the notebooks use, as YYYY-MM-DD."""
+    as_of = parameters.get("as_of")
+    if as_of is None:
+        defaults = [_default_value(spec["as_of"]) for spec in known.values() if "as_of" in spec]
+        as_of = next((d for d in defaults if d), None)
+    if as_of is None:
+        return dt.date.today().isoformat()
+    try:
+        return dt.date.fromisoformat(str(as_of)[:10]).isoformat()
+    except ValueError:
+        raise ReportError(f"as_of must be a date like '2024-06-30'; got {as_of!r}") from None
+
+
+def _previous_report(folder: Path) -> Path | None:
+    """Return the latest dated sibling of ``folder`` that is older and holds a metrics file."""
+    if not folder.parent.is_dir():
+        return None
+    older = [
+        p
+        for p in folder.parent.iterdir()
+        if p.is_dir() and _DATED.match(p.name) and p.name < folder.name
+        if (p / METRICS_FILE).exists()
+    ]
+    return max(older, key=lambda p: p.name) if older else None
+
+
+def _headline(metrics: Mapping[str, object]) -> dict[str, dict[str, object]]:
+    """Flatten each notebook's metrics to ``{"key" or "key.sub": scalar}`` (two levels deep)."""
+    flat: dict[str, dict[str, object]] = {}
+    for notebook, values in metrics.items():
+        rows: dict[str, object] = {}
+        if isinstance(values, Mapping):
+            for key, value in values.items():
+                if isinstance(value, Mapping):
+                    for sub, inner in value.items():
+                        if not isinstance(inner, Mapping | list):
+                            rows[f"{key}.{sub}"] = inner
+                elif not isinstance(value, list):
+                    rows[str(key)] = value
+        flat[str(notebook)] = rows
+    return flat
+
+
+def compare_metrics(
+    current: Mapping[str, object], previous: Mapping[str, object] | None = None
+) -> list[dict[str, object]]:
+    """Line up a report's metrics with an earlier report's: one row per headline figure.
+
+    Parameters
+    ----------
+    current, previous : mapping
+        The contents of two ``metrics.json`` files (notebook name to its metrics).
+
+    Returns
+    -------
+    list of dict
+        Rows with ``notebook``, ``metric`` (``key`` or ``key.sub`` for one level of nesting),
+        ``value``, ``previous`` (None when absent), ``change`` (``value - previous`` for
+        numbers) and ``change_pct`` (the change over ``|previous|``; None when ``previous`` is
+        0 or absent), in the current file's order.
+
+    Examples
+    --------
+    >>> rows = compare_metrics({"03": {"customers": 120}}, {"03": {"customers": 100}})
+    >>> rows[0]["change"], rows[0]["change_pct"]
+    (20, 0.2)
+    """
+    now = _headline(current)
+    before = _headline(previous or {})
+    rows = []
+    for notebook, values in now.items():
+        for metric, value in values.items():
+            old = before.get(notebook, {}).get(metric)
+            change = change_pct = None
+            numbers = all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in (value, old)
+            )
+            if numbers:
+                change = value - old
+                if isinstance(change, float):
+                    change = round(change, 10)
+                change_pct = round(change / abs(old), 10) if old else None
+            rows.append(
+                {
+                    "notebook": notebook,
+                    "metric": metric,
+                    "value": value,
+                    "previous": old,
+                    "change": change,
+                    "change_pct": change_pct,
+                }
+            )
+    return rows
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1 else f"{value:,.2f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,d}"
+    return html.escape(str(value))
+
+
+def _change_cell(row: Mapping[str, object]) -> str:
+    change = row["change"]
+    if change is None:
+        return ""
+    arrow = "▲" if change > 0 else "▼" if change < 0 else "＝"
+    pct = row["change_pct"]
+    text = f"{arrow} {_cell(change)}"
+    if pct is not None:
+        text += f" ({pct:+.1%})"
+    return text
+
+
+_INDEX_STYLE = """
+body { font-family: "Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC",
+       sans-serif; margin: 2rem auto; max-width: 60rem; color: #222; }
+h1 { font-size: 1.6rem; } h2 { font-size: 1.2rem; margin-top: 2rem; }
+table { border-collapse: collapse; width: 100%; font-size: 0.9rem; }
+th, td { border-bottom: 1px solid #ddd; padding: 0.3rem 0.6rem; text-align: left; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.up { color: #1a7f37; } .down { color: #c62828; }
+"""
+
+
+def write_index(
+    output_dir: str | os.PathLike, *, previous: str | os.PathLike | None = None
+) -> Path:
+    """Write ``index.html``: links to every HTML page of the report and its headline figures.
+
+    Parameters
+    ----------
+    output_dir : path
+        A report folder (HTML pages and ``metrics.json``).
+    previous : path, optional
+        An earlier report folder; each figure then shows its previous value and the change.
+
+    Returns
+    -------
+    Path
+        The index page. The same folder gives the same bytes (no clock time is written).
+    """
+    output_dir = Path(output_dir)
+    metrics_path = output_dir / METRICS_FILE
+    current = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.exists() else {}
+    before = None
+    if previous is not None:
+        previous_file = Path(previous) / METRICS_FILE
+        if previous_file.exists():
+            before = json.loads(previous_file.read_text(encoding="utf-8"))
+    rows = compare_metrics(current, before)
+    pages = sorted(p for p in output_dir.glob("[0-9][0-9]_*.html"))
+    title = f"分析报告 Analysis report — {output_dir.name}"
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="zh"><head><meta charset="utf-8">',
+        f"<title>{html.escape(title)}</title><style>{_INDEX_STYLE}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+    ]
+    if before is not None:
+        out.append(
+            f"<p>对比上期 Compared with the previous report: "
+            f"<code>{html.escape(Path(previous).name)}</code></p>"
+        )
+    out.append("<h2>页面 Pages</h2><ul>")
+    for page in pages:
+        heading = _page_title(page)
+        out.append(f'<li><a href="{html.escape(page.name)}">{html.escape(heading)}</a></li>')
+    out.append("</ul>")
+    for notebook in dict.fromkeys(row["notebook"] for row in rows):
+        out.append(f"<h2>{html.escape(str(notebook))}</h2><table>")
+        header = "<tr><th>指标 Metric</th><th>本期 Value</th>"
+        if before is not None:
+            header += "<th>上期 Previous</th><th>变化 Change</th>"
+        out.append(header + "</tr>")
+        for row in (r for r in rows if r["notebook"] == notebook):
+            line = (
+                f"<tr><td>{html.escape(str(row['metric']))}</td>"
+                f'<td class="num">{_cell(row["value"])}</td>'
+            )
+            if before is not None:
+                css = ""
+                if row["change"]:
+                    css = " up" if row["change"] > 0 else " down"
+                line += (
+                    f'<td class="num">{_cell(row["previous"])}</td>'
+                    f'<td class="num{css}">{_change_cell(row)}</td>'
+                )
+            out.append(line + "</tr>")
+        out.append("</table>")
+    out.append("</body></html>")
+    index = output_dir / INDEX_FILE
+    index.write_text("\n".join(out) + "\n", encoding="utf-8")
+    return index
+
+
+def _page_title(page: Path) -> str:
+    """Return the ``<title>`` of an exported page, or its file name."""
+    text = page.read_text(encoding="utf-8", errors="replace")[:20_000]
+    found = re.search(r"<title>(.*?)</title>", text, flags=re.S)
+    return html.unescape(found.group(1).strip()) if found else page.stem
