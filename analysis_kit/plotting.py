@@ -336,3 +336,583 @@ def need_share_lines(
     if title:
         ax.set_title(title)
     return ax
+
+
+# --- sales performance (notebook 06) ----------------------------------------------------------------
+
+_SALES_LABELS = {
+    "revenue": {"zh": "收入（元）", "en": "Revenue (yuan)"},
+    "pop_growth": {"zh": "标注：环比", "en": "labels: vs previous period"},
+    "yoy_growth": {"zh": "标注：同比", "en": "labels: year over year"},
+    "month": {"zh": "月份", "en": "Month"},
+    "index": {"zh": "季节指数（1 = 平均月份）", "en": "Seasonality index (1 = average month)"},
+    "cumulative": {"zh": "累计收入占比", "en": "Cumulative revenue share"},
+    "attainment": {"zh": "目标达成率", "en": "Target attainment"},
+    "no_target": {"zh": "无目标", "en": "no target"},
+}
+_ABC_COLORS = {"A": "#4C72B0", "B": "#DD8452", "C": "#A0A0A0"}
+_SEASON_COLORS = {"peak": "#C44E52", "slack": "#4C72B0", "normal": "#A0A0A0"}
+
+
+def _sales_label(key: str, lang: str) -> str:
+    if lang not in ("zh", "en"):
+        raise ValueError(f"lang must be one of ['zh', 'en']; got {lang!r}")
+    return _SALES_LABELS[key][lang]
+
+
+def _money_axis(axis, lang: str) -> None:
+    """Format a revenue axis: 万 in Chinese, thousands (k) in English."""
+    if lang == "zh":
+        axis.set_major_formatter(lambda v, _: f"{v / 10_000:,.0f}万")
+    else:
+        axis.set_major_formatter(lambda v, _: f"{v / 1_000:,.0f}k")
+
+
+def trend_lines(
+    trend: pd.DataFrame,
+    *,
+    period_col: str = "period",
+    value_col: str = "revenue",
+    growth_col: str | None = "pop_growth",
+    hue: str | None = None,
+    annotate: int = 6,
+    lang: str = "zh",
+    title: str | None = None,
+    ax=None,
+):
+    """Line of revenue per period, the last points labelled with their growth.
+
+    Parameters
+    ----------
+    trend : DataFrame
+        ``SalesTrend.trend`` from :func:`analysis_kit.sales.sales_trend`.
+    period_col, value_col : str
+        The x (period start) and y columns.
+    growth_col : str or None, default="pop_growth"
+        Growth (0.12 = +12 %) printed above the last ``annotate`` points, e.g. ``"pop_growth"``
+        (MoM / QoQ) or ``"yoy_growth"``; missing growth prints nothing. None prints nothing.
+    hue : str, optional
+        A group column: one line per group (no growth labels, to keep the chart readable).
+    annotate : int, default=6
+        How many of the last points get a growth label.
+    lang : {"zh", "en"}, default="zh"
+        Language of the axis labels.
+    title : str, optional
+        The chart title.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure when None.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    import seaborn as sns
+
+    revenue_label = _sales_label("revenue", lang)
+    ax = _axes(ax)
+    data = trend.sort_values(period_col)
+    if hue is not None:
+        sns.lineplot(data=data, x=period_col, y=value_col, hue=hue, marker="o", ax=ax)
+        ax.legend(title="", bbox_to_anchor=(1.02, 1), loc="upper left", frameon=False)
+    else:
+        ax.plot(data[period_col], data[value_col], marker="o", color="#4C72B0")
+        if growth_col is not None and growth_col in data.columns and annotate > 0:
+            tail = data.tail(annotate)
+            for x, y, growth in zip(
+                tail[period_col], tail[value_col], tail[growth_col], strict=True
+            ):
+                if pd.notna(growth):
+                    ax.annotate(
+                        f"{growth:+.0%}",
+                        (x, y),
+                        textcoords="offset points",
+                        xytext=(0, 7),
+                        ha="center",
+                        fontsize=8,
+                        color="#55A868" if growth >= 0 else "#C44E52",
+                    )
+            if growth_col in _SALES_LABELS:
+                ax.text(
+                    0.01,
+                    0.97,
+                    _sales_label(growth_col, lang),
+                    transform=ax.transAxes,
+                    va="top",
+                    fontsize=8,
+                    color="#555555",
+                )
+    _money_axis(ax.yaxis, lang)
+    ax.margins(y=0.12)
+    ax.set_xlabel("")
+    ax.set_ylabel(revenue_label)
+    ax.tick_params(axis="x", rotation=45)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def seasonality_bars(
+    seasonality: pd.DataFrame,
+    *,
+    month_col: str = "month",
+    index_col: str = "seasonality_index",
+    season_col: str | None = "season",
+    lang: str = "zh",
+    title: str | None = None,
+    ax=None,
+):
+    """Bars of the seasonality index per calendar month, peak and slack months coloured.
+
+    Parameters
+    ----------
+    seasonality : DataFrame
+        ``SalesTrend.seasonality`` (one group) from :func:`analysis_kit.sales.sales_trend`.
+    month_col, index_col : str
+        Month (1–12) and index columns.
+    season_col : str or None, default="season"
+        ``"peak"`` / ``"slack"`` / ``"normal"`` colours; None draws every bar alike.
+    lang : {"zh", "en"}, default="zh"
+        Language of the axis labels.
+    title : str, optional
+        The chart title.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure when None.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    index_label = _sales_label("index", lang)
+    ax = _axes(ax)
+    data = seasonality.sort_values(month_col)
+    if season_col is not None and season_col in data.columns:
+        colors = [_SEASON_COLORS.get(s, "#A0A0A0") for s in data[season_col].fillna("normal")]
+    else:
+        colors = ["#4C72B0"] * len(data)
+    ax.bar(data[month_col].astype(int), data[index_col].fillna(0.0), color=colors)
+    ax.axhline(1.0, color="#333333", lw=1, ls="--")
+    ax.set_xticks(range(1, 13))
+    ax.set_xlabel(_sales_label("month", lang))
+    ax.set_ylabel(index_label)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def pareto_chart(
+    mix: pd.DataFrame,
+    *,
+    product_col: str = "product",
+    revenue_col: str = "revenue",
+    cumulative_col: str = "cumulative_share",
+    class_col: str | None = "abc",
+    thresholds: Sequence[float] = (0.8, 0.95),
+    lang: str = "zh",
+    title: str | None = None,
+    ax=None,
+):
+    """Pareto chart: revenue bars per product coloured by ABC class, cumulative share line.
+
+    Parameters
+    ----------
+    mix : DataFrame
+        As returned by :func:`analysis_kit.sales.product_mix` (sorted by revenue).
+    product_col, revenue_col, cumulative_col : str
+        Bar labels, bar heights and the 0–1 cumulative share drawn on a second axis.
+    class_col : str or None, default="abc"
+        Colours the bars by class (A / B / C); None draws every bar alike.
+    thresholds : sequence of float, default=(0.8, 0.95)
+        Dashed lines on the share axis: the end of class A and of class B.
+    lang : {"zh", "en"}, default="zh"
+        Language of the axis labels.
+    title : str, optional
+        The chart title.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure when None.
+
+    Returns
+    -------
+    matplotlib Axes
+        The bar axes; the cumulative share line is drawn on its twin axes.
+    """
+    revenue_label = _sales_label("revenue", lang)
+    ax = _axes(ax)
+    data = mix.reset_index(drop=True)
+    positions = list(range(len(data)))
+    if class_col is not None and class_col in data.columns:
+        colors = [_ABC_COLORS.get(c, "#A0A0A0") for c in data[class_col]]
+    else:
+        colors = ["#4C72B0"] * len(data)
+    ax.bar(positions, data[revenue_col], color=colors)
+    ax.set_xticks(positions)
+    ax.set_xticklabels(data[product_col].astype(str), rotation=45, ha="right")
+    _money_axis(ax.yaxis, lang)
+    ax.set_ylabel(revenue_label)
+    share = ax.twinx()
+    share.plot(positions, data[cumulative_col], color="#333333", marker="o", ms=4)
+    for level in thresholds:
+        share.axhline(level, color="#C44E52", lw=1, ls="--")
+    share.set_ylim(0, 1.05)
+    share.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    share.set_ylabel(_sales_label("cumulative", lang))
+    share.grid(False)
+    if class_col is not None and class_col in data.columns:
+        from matplotlib.patches import Patch
+
+        present = [c for c in _ABC_COLORS if c in set(data[class_col])]
+        ax.legend(
+            handles=[Patch(color=_ABC_COLORS[c], label=c) for c in present],
+            loc="center right",
+            frameon=False,
+        )
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def attainment_bars(
+    performance: pd.DataFrame,
+    *,
+    group_col: str = "team",
+    attainment_col: str = "attainment",
+    lang: str = "zh",
+    title: str | None = None,
+    ax=None,
+):
+    """Horizontal bars of target attainment per team or rep, with the 100 % line.
+
+    Parameters
+    ----------
+    performance : DataFrame
+        One period of :func:`analysis_kit.sales.team_performance`. Mask rep names (``owner``)
+        with :func:`analysis_kit.privacy.mask_frame` before charting them in a report.
+    group_col, attainment_col : str
+        Bar labels and the 0–1 attainment (1 = target met). Groups without a target are
+        labelled as such.
+    lang : {"zh", "en"}, default="zh"
+        Language of the axis labels.
+    title : str, optional
+        The chart title.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure when None.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    no_target = _sales_label("no_target", lang)
+    ax = _axes(ax)
+    data = performance.sort_values(attainment_col, ascending=True, na_position="first")
+    values = data[attainment_col].astype("float64")
+    positions = list(range(len(data)))
+    colors = ["#55A868" if v >= 1 else "#DD8452" for v in values.fillna(0.0)]
+    ax.barh(positions, values.fillna(0.0), color=colors)
+    ax.set_yticks(positions)
+    ax.set_yticklabels(data[group_col].astype(str))
+    ax.axvline(1.0, color="#333333", lw=1, ls="--")
+    for y, value in zip(positions, values, strict=True):
+        text = no_target if pd.isna(value) else f" {value:.0%}"
+        ax.annotate(text, (0 if pd.isna(value) else value, y), va="center", fontsize=9)
+    ax.xaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    ax.set_xlabel(_sales_label("attainment", lang))
+    ax.set_ylabel("")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+# --- funnel and pipeline (notebook 05) --------------------------------------------------------------
+
+_FUNNEL_LABELS = {
+    "reached": {"zh": "到达数", "en": "Reached"},
+    "share": {"zh": "到达比例", "en": "Share reached"},
+    "drop": {"zh": "流失", "en": "drop-off"},
+    "roi": {"zh": "投资回报率 ROI", "en": "ROI"},
+    "deals": {"zh": "商机数", "en": "Deals"},
+    "won": {"zh": "赢单", "en": "won"},
+    "lost": {"zh": "输单", "en": "lost"},
+    "open": {"zh": "进行中", "en": "open"},
+    "win_rate": {"zh": "赢单率", "en": "win rate"},
+    "units": {"zh": "数量", "en": "Count"},
+    "days": {"zh": "天数", "en": "Days"},
+    "hours": {"zh": "小时", "en": "Hours"},
+}
+
+
+def _funnel_label(key: str, lang: str) -> str:
+    if lang not in ("zh", "en"):
+        raise ValueError(f"lang must be one of ['zh', 'en']; got {lang!r}")
+    return _FUNNEL_LABELS[key][lang]
+
+
+def funnel_bars(
+    funnel: pd.DataFrame,
+    *,
+    step_col: str = "step",
+    value_col: str = "reached",
+    drop_col: str = "drop_off",
+    conversion_col: str = "conversion_from_previous",
+    highlight: str | None = None,
+    labels: dict | None = None,
+    lang: str = "zh",
+    title: str | None = None,
+    ax=None,
+):
+    """Funnel chart: one centred bar per step, widest first, with each step's drop-off.
+
+    Parameters
+    ----------
+    funnel : DataFrame
+        One row per step in order, as :func:`analysis_kit.funnel.stage_funnel` or
+        :func:`analysis_kit.funnel.event_funnel` return (without a breakdown, or filtered to one
+        group).
+    step_col, value_col : str
+        The step labels and the bar widths.
+    drop_col, conversion_col : str
+        Printed beside each step after the first: units lost since the previous step and the
+        conversion from it (skipped when a column is absent).
+    highlight : str, optional
+        A step drawn in red, e.g. the weakest step.
+    labels : dict, optional
+        Replacement step labels, e.g. :data:`analysis_kit.funnel.STEP_LABELS_EN` for English.
+    lang : {"zh", "en"}, default="zh"
+        Language of the axis and annotation words.
+    title : str, optional
+        The chart title.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure when None.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    word = _funnel_label("drop", lang)
+    ax = _axes(ax)
+    data = funnel.reset_index(drop=True)
+    values = pd.to_numeric(data[value_col]).fillna(0).to_numpy(dtype=float)
+    names = [str((labels or {}).get(s, s)) for s in data[step_col]]
+    widest = max(values.max(), 1.0) if len(values) else 1.0
+    y = list(range(len(data)))[::-1]
+    colors = ["#C44E52" if s == highlight else "#4C72B0" for s in data[step_col]]
+    ax.barh(y, values, left=(widest - values) / 2, color=colors, height=0.7)
+    for i, (pos, value) in enumerate(zip(y, values, strict=True)):
+        ax.text(widest / 2, pos, f"{value:,.0f}", ha="center", va="center", color="white")
+        if i == 0:
+            continue
+        parts = []
+        if drop_col in data.columns and pd.notna(data.loc[i, drop_col]):
+            parts.append(f"{word} {data.loc[i, drop_col]:,.0f}")
+        if conversion_col in data.columns and pd.notna(data.loc[i, conversion_col]):
+            parts.append(f"→ {data.loc[i, conversion_col]:.0%}")
+        if parts:
+            ax.text(widest * 1.02, pos, "  ".join(parts), va="center", fontsize=9)
+    ax.set_yticks(y)
+    ax.set_yticklabels(names)
+    ax.set_xlim(0, widest * 1.45)
+    ax.set_xticks([])
+    ax.set_xlabel(_funnel_label("reached", lang))
+    ax.grid(False)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def channel_roi_bars(
+    roi: pd.DataFrame,
+    *,
+    channel_col: str = "lead_source",
+    roi_col: str = "roi",
+    lang: str = "zh",
+    title: str | None = None,
+    ax=None,
+):
+    """Bars of ROI per channel, best first, red below zero (the channel lost money).
+
+    Parameters
+    ----------
+    roi : DataFrame
+        As returned by :func:`analysis_kit.funnel.channel_roi`.
+    channel_col, roi_col : str
+        The channel labels and the ROI (0.5 = the channel returned 1.5 times its cost).
+    lang : {"zh", "en"}, default="zh"
+        Language of the axis label.
+    title : str, optional
+        The chart title.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure when None.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    label = _funnel_label("roi", lang)
+    ax = _axes(ax)
+    data = roi.dropna(subset=[roi_col]).sort_values(roi_col, ascending=False)
+    colors = ["#4C72B0" if v >= 0 else "#C44E52" for v in data[roi_col]]
+    y = list(range(len(data)))[::-1]
+    ax.barh(y, data[roi_col], color=colors, height=0.7)
+    for pos, value in zip(y, data[roi_col], strict=True):
+        ax.annotate(
+            f" {value:.0%} ",
+            (value, pos),
+            va="center",
+            fontsize=9,
+            ha="left" if value >= 0 else "right",
+        )
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_yticks(y)
+    ax.set_yticklabels([str(c) for c in data[channel_col]])
+    ax.xaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    ax.set_xlabel(label)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def cohort_bars(
+    cohorts: pd.DataFrame,
+    *,
+    cohort_col: str = "cohort",
+    lang: str = "zh",
+    title: str | None = None,
+    ax=None,
+):
+    """Stacked bars of won, lost and open deals per creation cohort.
+
+    Parameters
+    ----------
+    cohorts : DataFrame
+        As returned by :func:`analysis_kit.funnel.deal_cohorts` (columns ``won``, ``lost``,
+        ``open``).
+    cohort_col : str, default="cohort"
+        The cohort labels, in time order.
+    lang : {"zh", "en"}, default="zh"
+        Language of the legend and axis label.
+    title : str, optional
+        The chart title.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure when None.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    names = {k: _funnel_label(k, lang) for k in ("won", "lost", "open", "deals")}
+    ax = _axes(ax)
+    x = list(range(len(cohorts)))
+    bottom = pd.Series(0.0, index=cohorts.index)
+    for key, color in (("won", "#55A868"), ("lost", "#C44E52"), ("open", "#A0A0A0")):
+        ax.bar(x, cohorts[key], bottom=bottom, color=color, label=names[key], width=0.8)
+        bottom = bottom + cohorts[key]
+    ax.set_xticks(x)
+    ax.set_xticklabels([str(c) for c in cohorts[cohort_col]], rotation=45, ha="right")
+    ax.set_ylabel(names["deals"])
+    ax.legend(frameon=False)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def conversion_time_hist(
+    units: pd.DataFrame,
+    *,
+    seconds_col: str = "seconds_2",
+    unit: str = "days",
+    bins: int = 20,
+    lang: str = "zh",
+    title: str | None = None,
+    ax=None,
+):
+    """Histogram of time to convert, with the median marked.
+
+    Parameters
+    ----------
+    units : DataFrame
+        As returned by :func:`analysis_kit.funnel.event_funnel_units` (pandas).
+    seconds_col : str, default="seconds_2"
+        Seconds from the start to a step; units that did not reach it (missing) are left out.
+    unit : {"days", "hours"}, default="days"
+        The x-axis unit.
+    bins : int, default=20
+        Number of bars.
+    lang : {"zh", "en"}, default="zh"
+        Language of the axis labels.
+    title : str, optional
+        The chart title.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure when None.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    if unit not in ("days", "hours"):
+        raise ValueError(f"unit must be one of ['days', 'hours']; got {unit!r}")
+    xlabel = _funnel_label(unit, lang)
+    ax = _axes(ax)
+    values = pd.to_numeric(units[seconds_col]).dropna() / (86_400 if unit == "days" else 3_600)
+    if len(values):
+        ax.hist(values, bins=bins, color="#4C72B0")
+        ax.axvline(values.median(), color="#C44E52", linestyle="--")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(_funnel_label("units", lang))
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def funnel_breakdown_lines(
+    funnel: pd.DataFrame,
+    *,
+    by: str,
+    step_col: str = "step",
+    value_col: str = "conversion_from_first",
+    labels: dict | None = None,
+    lang: str = "zh",
+    title: str | None = None,
+    ax=None,
+):
+    """One line per group through the funnel's steps: where each group loses its units.
+
+    Parameters
+    ----------
+    funnel : DataFrame
+        A broken-down funnel, as :func:`analysis_kit.funnel.stage_funnel` returns with ``by=``
+        (mask personal names such as ``owner`` first).
+    by : str
+        The group column.
+    step_col, value_col : str
+        The steps (x, in row order) and the share of the group still in the funnel (y, 0–1).
+    labels : dict, optional
+        Replacement step labels, e.g. :data:`analysis_kit.funnel.STEP_LABELS_EN`.
+    lang : {"zh", "en"}, default="zh"
+        Language of the axis label.
+    title : str, optional
+        The chart title.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure when None.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    import seaborn as sns
+
+    ylabel = _funnel_label("share", lang)
+    ax = _axes(ax)
+    data = funnel.assign(
+        **{
+            step_col: [str((labels or {}).get(s, s)) for s in funnel[step_col]],
+            by: funnel[by].astype("object").where(funnel[by].notna(), "—").astype(str),
+        }
+    )
+    order = list(dict.fromkeys(data[step_col]))
+    sns.pointplot(data=data, x=step_col, y=value_col, hue=by, order=order, ax=ax, errorbar=None)
+    ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    ax.set_xlabel("")
+    ax.set_ylabel(ylabel)
+    ax.tick_params(axis="x", rotation=30)
+    ax.legend(title="", bbox_to_anchor=(1.02, 1), loc="upper left", frameon=False)
+    if title:
+        ax.set_title(title)
+    return ax
