@@ -22,11 +22,13 @@ from .errors import AnalysisKitError
 
 __all__ = [
     "NOTEBOOK_DIR",
+    "NotebookSkipped",
     "ReportError",
     "available_notebooks",
     "check_parameters",
     "compare_metrics",
     "export_html",
+    "load_tables",
     "record_metrics",
     "run_notebook",
     "run_report",
@@ -39,7 +41,13 @@ NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
 #: Cell tags removed from the HTML pages (besides every code cell's input).
-HIDDEN_TAGS = ("parameters", "injected-parameters", "remove_cell", "bookkeeping")
+HIDDEN_TAGS = (
+    "parameters",
+    "injected-parameters",
+    "remove_cell",
+    "bookkeeping",
+    "papermill-error-cell-tag",
+)
 
 METRICS_FILE = "metrics.json"
 INDEX_FILE = "index.html"
@@ -48,6 +56,56 @@ _DATED = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 class ReportError(AnalysisKitError, RuntimeError):
     """A notebook failed or was given parameters it does not have."""
+
+
+class NotebookSkipped(AnalysisKitError):
+    """A notebook's input tables are absent: the report notes it and goes on with the next one."""
+
+
+def load_tables(
+    folder: str | os.PathLike,
+    *,
+    required: Sequence[str] = (),
+    optional: Sequence[str] = (),
+) -> dict[str, object]:
+    """Read the clean tables a notebook needs from the Parquet folder that notebook 01 writes.
+
+    Parameters
+    ----------
+    folder : path
+        The ``clean`` folder (``<table>.parquet`` files).
+    required : sequence of str
+        Tables the notebook cannot run without.
+    optional : sequence of str
+        Tables the notebook uses when present; ``None`` in the result when absent.
+
+    Returns
+    -------
+    dict of str to DataFrame or None
+        One entry per required and optional table, in that order.
+
+    Raises
+    ------
+    NotebookSkipped
+        When a required table is absent, naming it by template title and file, so that a report
+        on, say, an orders-only export skips the notebook with this note instead of failing.
+    """
+    import pandas as pd
+
+    from .columns import TABLES
+
+    folder = Path(folder)
+    missing = [name for name in required if not (folder / f"{name}.parquet").exists()]
+    if missing:
+        names = ", ".join(f"{TABLES[n].title if n in TABLES else n} ({n}.parquet)" for n in missing)
+        raise NotebookSkipped(
+            f"缺少输入表，本笔记本跳过 skipped: it needs {names}, not found in {folder.name}/"
+        )
+    tables: dict[str, object] = {}
+    for name in (*required, *optional):
+        path = folder / f"{name}.parquet"
+        tables[name] = pd.read_parquet(path) if path.exists() else None
+    return tables
 
 
 def available_notebooks(directory: str | os.PathLike | None = None) -> dict[str, Path]:
@@ -124,6 +182,10 @@ def run_notebook(
     ReportError
         Unknown parameters, or a cell failed (the message names the notebook, the cell and the
         error; the executed notebook with the traceback is kept for inspection).
+    NotebookSkipped
+        The notebook stopped itself because its input tables are absent (see
+        :func:`load_tables`); its page shows the note and ``metrics.json`` records
+        ``{"skipped": reason}``.
     """
     import papermill as pm
 
@@ -145,6 +207,10 @@ def run_notebook(
                 language="python",
             )
     except pm.PapermillExecutionError as exc:
+        if exc.ename == NotebookSkipped.__name__:
+            record_metrics({"skipped": exc.evalue}, output_dir, notebook.stem)
+            export_html(executed, output_dir / (notebook.stem + ".html"))
+            raise NotebookSkipped(f"{notebook.name}: {exc.evalue}") from None
         raise ReportError(
             f"{notebook.name}: cell {exc.exec_count} failed with {exc.ename}: {exc.evalue} "
             f"(executed notebook kept at {executed})"
@@ -206,6 +272,16 @@ def export_html(executed: str | os.PathLike, html_path: str | os.PathLike) -> Pa
                 title = heading
                 break
     nb.metadata["title"] = title
+    notes = []
+    for cell in nb.cells:
+        outputs = cell.get("outputs", [])
+        skips = [o for o in outputs if o.get("ename") == NotebookSkipped.__name__]
+        notes += [str(o.get("evalue", "")) for o in skips]
+        if skips:
+            cell.outputs = [o for o in outputs if o not in skips]
+    if notes:  # a skipped notebook: say why under its title, whichever cell stopped it
+        note = nbformat.v4.new_markdown_cell("> **跳过 Skipped.** " + " ".join(notes))
+        nb.cells.insert(1, note)
     config = Config()
     config.TemplateExporter.exclude_input = True
     config.TemplateExporter.exclude_input_prompt = True
@@ -229,6 +305,28 @@ def _default_value(spec: Mapping[str, str]) -> object:
 
 def _type_name(value: object) -> str:
     return "None" if value is None else type(value).__name__
+
+
+_ANNOTATED = {
+    "int": (int,),
+    "float": (int, float),
+    "str": (str,),
+    "bool": (bool,),
+    "list": (list, tuple),
+    "tuple": (list, tuple),
+    "dict": (dict,),
+    "None": (type(None),),
+}
+
+
+def _allowed(spec: Mapping[str, str]) -> tuple[str, tuple[type, ...]] | None:
+    """Return the types a string annotation such as ``k: "int or str" = "auto"`` allows."""
+    annotation = str(spec.get("inferred_type_name", "None"))
+    names = [n for n in re.findall(r"\w+", annotation) if n in _ANNOTATED]
+    if annotation == "None" or not names:
+        return None
+    types = tuple(t for n in names for t in _ANNOTATED[n])
+    return annotation, types
 
 
 def _fits(value: object, default: object) -> bool:
@@ -263,6 +361,8 @@ def check_parameters(
     ReportError
         Naming every parameter that no notebook defines, and every value whose type differs
         from the notebook's default (``int`` may stand for ``float``; ``None`` for anything).
+        A parameter that takes several types says so with a string annotation, e.g.
+        ``k: "int or str" = "auto"``.
     """
     known = set().union(*(set(p) for p in notebooks.values())) if notebooks else set()
     unknown = sorted(set(parameters) - known)
@@ -275,7 +375,16 @@ def check_parameters(
         for notebook, specs in notebooks.items():
             if name in specs:
                 default = _default_value(specs[name])
-                if not _fits(value, default):
+                allowed = _allowed(specs[name])
+                if allowed is not None:
+                    bad_bool = isinstance(value, bool) and bool not in allowed[1]
+                    if bad_bool or not isinstance(value, allowed[1]):
+                        wrong.append(
+                            f"{name}={value!r} is {_type_name(value)}, {notebook} expects "
+                            f"{allowed[0]}"
+                        )
+                        break
+                elif not _fits(value, default):
                     wrong.append(
                         f"{name}={value!r} is {_type_name(value)}, {notebook} expects "
                         f"{_type_name(default)} (default {default!r})"
@@ -330,7 +439,8 @@ def run_report(
     ------
     ReportError
         Bad parameters, an unknown notebook, or a failing cell (naming the notebook, the cell
-        and the error; the executed notebook with its traceback is kept).
+        and the error; the executed notebook with its traceback is kept). A notebook whose
+        input tables are absent is skipped with a note instead (see :func:`load_tables`).
     """
     import papermill as pm
 
@@ -361,13 +471,18 @@ def run_report(
         started = time.perf_counter()
         if bar is not None:
             bar.set_description(path.stem)
-        run_notebook(path, output_dir, params, progress=progress)
+        try:
+            run_notebook(path, output_dir, params, progress=progress)
+            status = f"done in {time.perf_counter() - started:.1f} s"
+        except NotebookSkipped as skipped:
+            status = f"skipped ({str(skipped).split(': ', 1)[-1]})"
         if bar is not None:
             bar.update()
+            if status.startswith("skipped"):
+                bar.write(f"analysis-kit: {path.name} {status}", file=sys.stderr)
         else:
             print(
-                f"analysis-kit: [{number}/{len(chosen)}] {path.name} done in "
-                f"{time.perf_counter() - started:.1f} s",
+                f"analysis-kit: [{number}/{len(chosen)}] {path.name} {status}",
                 file=sys.stderr,
                 flush=True,
             )

@@ -3,6 +3,7 @@
 import json
 
 import nbformat
+import pandas as pd
 import pytest
 
 from analysis_kit.datasets import SAMPLE_FILES
@@ -178,3 +179,52 @@ def test_dated_runs_compare_with_the_previous_month(cleaned_sample, tmp_path, ca
     assert f'<td class="num">{after:,d}</td>' in index
     executed = (june.parent / "03_rfm_segmentation.ipynb").read_text(encoding="utf-8")
     assert 'as_of = \\"2024-06-30\\"' in executed
+
+
+@pytest.mark.notebook
+def test_an_orders_only_export_with_its_own_headers(cleaned_sample, tmp_path):
+    """A foreign export: English headers mapped by column_map; notebooks needing customers skip."""
+    orders = cleaned_sample.tables["orders"]
+    foreign = orders[["order_id", "customer_id", "order_date", "amount"]].rename(
+        columns={
+            "order_id": "Invoice",
+            "customer_id": "Customer ID",
+            "order_date": "InvoiceDate",
+            "amount": "Revenue",
+        }
+    )
+    foreign.to_csv(tmp_path / "export.csv", index=False)
+    empty = {table: "" for table in SAMPLE_FILES}
+    params = {
+        "data_dir": str(tmp_path),
+        "input_files": {**empty, "orders": "export.csv"},
+        "column_map": {
+            "Customer ID": "customer_id",
+            "InvoiceDate": "order_date",
+            "Revenue": "amount",
+            "Invoice": "order_id",
+        },
+        "as_of": "2024-06-30",
+    }
+    path = run_report(tmp_path / "out", notebooks=["01", "02", "03"], parameters=params)
+    metrics = json.loads(path.read_text(encoding="utf-8"))
+    assert "客户信息表 (customers.parquet)" in metrics["02_customer_profile"]["skipped"]
+    page = (tmp_path / "out" / "02_customer_profile.html").read_text(encoding="utf-8")
+    assert "跳过 Skipped." in page and "Traceback" not in page
+    clean = pd.read_parquet(tmp_path / "out" / "clean" / "orders.parquet")
+    assert set(clean.columns) >= {"order_id", "customer_id", "order_date", "amount"}
+    assert metrics["01_data_cleaning"]["tables"]["orders"]["rows_in"] == len(foreign)
+    buyers = clean.loc[clean["order_date"] < pd.Timestamp("2024-07-01"), "customer_id"].nunique()
+    assert metrics["03_rfm_segmentation"]["customers"] == buyers
+    index = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    assert "02_customer_profile.html" in index and "skipped" in index
+
+
+def test_a_string_annotation_allows_several_types():
+    specs = {"04.ipynb": {"k": {"default": '"auto"', "inferred_type_name": "int or str"}}}
+    check_parameters({"k": 3}, specs)
+    check_parameters({"k": "auto"}, specs)
+    with pytest.raises(ReportError, match="k=2.5 is float, 04.ipynb expects int or str"):
+        check_parameters({"k": 2.5}, specs)
+    with pytest.raises(ReportError, match="k=True is bool"):
+        check_parameters({"k": True}, specs)
