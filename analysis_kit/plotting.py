@@ -17,13 +17,22 @@ from pathlib import Path
 import pandas as pd
 
 __all__ = [
+    "attainment_bars",
+    "channel_roi_bars",
     "cluster_scatter",
+    "cohort_bars",
+    "conversion_time_hist",
     "find_cjk_font",
+    "funnel_bars",
+    "funnel_breakdown_lines",
     "need_share_lines",
+    "pareto_chart",
     "rfm_heatmap",
+    "seasonality_bars",
     "segment_bars",
     "set_theme",
     "silhouette_curve",
+    "trend_lines",
 ]
 
 #: Font families that draw Chinese, in order of preference.
