@@ -212,7 +212,8 @@ class NeedTrends:
         One row per need type: ``customers_prev``, ``total_prev``, ``share_prev`` (the ``window``
         months before the last ``window``), ``customers_last``, ``total_last``, ``share_last``
         (the last ``window`` months, up to and including the month of ``as_of``), ``change_pp``
-        (``share_last - share_prev`` in percentage points) and ``sentence``. Sorted by
+        (``share_last - share_prev`` in percentage points), ``reliable`` (both windows hold at
+        least ``min_customers`` customers) and ``sentence``. Sorted by
         ``change_pp``, largest rise first.
     window : int
         Months per window.
@@ -236,6 +237,7 @@ def need_trends(
     as_of: str | pd.Timestamp,
     window: int = 3,
     customer_id_col: str | None = CUSTOMER_ID,
+    min_customers: int = 5,
 ) -> NeedTrends:
     """Follow each need type's share of customers by month, and its recent change.
 
@@ -262,6 +264,10 @@ def need_trends(
         Months per comparison window.
     customer_id_col : str or None, default="customer_id"
         Count distinct customers by this column; None counts rows.
+    min_customers : int, default=5
+        Fewer customers than this in either window make a share too noisy to act on: such rows
+        get ``reliable`` False and their sentence says the sample is small (two customers out of
+        four is already “50%”).
 
     Returns
     -------
@@ -274,9 +280,11 @@ def need_trends(
     >>> df = pd.DataFrame({"need_type": ["BI", "CRM", "BI", "BI"],
     ...                    "last_contact_date": pd.to_datetime(
     ...                        ["2024-03-05", "2024-03-09", "2024-05-02", "2024-06-01"])})
-    >>> trends = need_trends(df, as_of="2024-06-30", window=2)
+    >>> trends = need_trends(df, as_of="2024-06-30", window=2, min_customers=1)
     >>> trends.change.loc[trends.change.need_type == "BI", "sentence"].item()
     '近2个月BI需求占比提升50.0个百分点（50.0% → 100.0%）'
+    >>> need_trends(df, as_of="2024-06-30", window=2).change["reliable"].tolist()
+    [False, False]
     """
     if int(window) < 1:
         raise ValueError(f"window must be a positive number of months; got {window!r}")
@@ -329,8 +337,14 @@ def need_trends(
         }
     )
     change["change_pp"] = (change["share_last"] - change["share_prev"]) * 100
+    change["reliable"] = bool(min(prev_total, last_total) >= int(min_customers))
+    small = (
+        ""
+        if change["reliable"].all()
+        else f"；样本少（前{window}个月{prev_total}位、近{window}个月{last_total}位客户），仅供参考"
+    )
     change["sentence"] = [
-        _trend_sentence(n, p, q, d, window)
+        _trend_sentence(n, p, q, d, window) + small
         for n, p, q, d in zip(
             change[need_col],
             change["share_prev"],

@@ -87,7 +87,7 @@ def needs():
 
 
 def test_need_trends_change_by_hand(needs):
-    trends = need_trends(needs, as_of=AS_OF, window=3)
+    trends = need_trends(needs, as_of=AS_OF, window=3, min_customers=4)
     change = trends.change.set_index("need_type")
     # Jan–Mar: 4 customers, A 2 (C1, C4), B 2; Apr–Jun: 4 customers (C5–C8), A 3, B 1
     assert change.loc[
@@ -104,6 +104,18 @@ def test_need_trends_change_by_hand(needs):
     assert change.loc["A", "sentence"] == "近3个月A需求占比提升25.0个百分点（50.0% → 75.0%）"
     assert change.loc["B", "sentence"] == "近3个月B需求占比下降25.0个百分点（50.0% → 25.0%）"
     assert trends.change["need_type"].tolist() == ["A", "B"]  # biggest rise first
+    assert trends.change["reliable"].all()
+
+
+def test_need_trends_flags_a_small_sample(needs):
+    # 4 customers in each window: below the default of 5, the sentence says so
+    change = need_trends(needs, as_of=AS_OF, window=3).change.set_index("need_type")
+    assert not change["reliable"].any()
+    assert change.loc["A", "sentence"] == (
+        "近3个月A需求占比提升25.0个百分点（50.0% → 75.0%）"
+        "；样本少（前3个月4位、近3个月4位客户），仅供参考"
+    )
+    assert need_trends(needs, as_of=AS_OF, min_customers=4).change["reliable"].all()
 
 
 def test_need_trends_monthly_shares(needs):
