@@ -19,12 +19,14 @@ import pandas as pd
 __all__ = [
     "attainment_bars",
     "channel_roi_bars",
+    "clv_distribution",
     "cluster_scatter",
     "cohort_bars",
     "conversion_time_hist",
     "find_cjk_font",
     "funnel_bars",
     "funnel_breakdown_lines",
+    "holdout_purchases",
     "need_share_lines",
     "pareto_chart",
     "rfm_heatmap",
@@ -922,6 +924,158 @@ def funnel_breakdown_lines(
     ax.set_ylabel(ylabel)
     ax.tick_params(axis="x", rotation=30)
     ax.legend(title="", bbox_to_anchor=(1.02, 1), loc="upper left", frameon=False)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+# --- CLV and cross-sell (notebook 07) ---------------------------------------------------------------
+
+_CLV_LABELS = {
+    "customers": {"zh": "客户数", "en": "Customers"},
+    "value": {"zh": "预期价值（元）", "en": "Expected value (yuan)"},
+    "median": {"zh": "中位数", "en": "median"},
+    "mean": {"zh": "平均值", "en": "mean"},
+    "frequency_cal": {"zh": "校准期复购次数", "en": "Repeat purchases in calibration"},
+    "holdout": {"zh": "验证期平均购买次数", "en": "Mean purchases in holdout"},
+    "actual": {"zh": "实际", "en": "actual"},
+    "predicted": {"zh": "BG/NBD 预测", "en": "BG/NBD predicted"},
+}
+
+
+def _clv_label(key: str, lang: str) -> str:
+    if lang not in ("zh", "en"):
+        raise ValueError(f"lang must be one of ['zh', 'en']; got {lang!r}")
+    return _CLV_LABELS[key][lang]
+
+
+def clv_distribution(
+    clv: pd.DataFrame,
+    *,
+    value_col: str = "clv_12m",
+    bins: int = 20,
+    log_scale: bool = False,
+    lang: str = "zh",
+    title: str | None = None,
+    ax=None,
+):
+    """Histogram of customer lifetime value, with the median and the mean marked.
+
+    CLV is usually very skewed (a few customers hold most of the value): the mean lies far to
+    the right of the median, which the two lines make visible. ``log_scale=True`` spreads the
+    long tail out.
+
+    Parameters
+    ----------
+    clv : DataFrame
+        As returned by :func:`analysis_kit.clv.customer_lifetime_value`.
+    value_col : str, default="clv_12m"
+        The value to show; missing values are left out.
+    bins : int, default=20
+        Number of bars.
+    log_scale : bool, default=False
+        Log-scaled x axis (values <= 0 are left out then).
+    lang : {"zh", "en"}, default="zh"
+        Language of the axis labels.
+    title : str, optional
+        The chart title.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure when None.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    import numpy as np
+
+    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
+        raise ValueError(f"bins must be an integer >= 1; got {bins!r}")
+    labels = {k: _clv_label(k, lang) for k in ("customers", "value", "median", "mean")}
+    ax = _axes(ax)
+    values = pd.to_numeric(clv[value_col]).dropna()
+    if log_scale:
+        values = values[values > 0]
+    if len(values):
+        edges = (
+            np.geomspace(values.min(), values.max(), bins + 1)
+            if log_scale and values.max() > values.min()
+            else bins
+        )
+        ax.hist(values, bins=edges, color="#4C72B0")
+        ax.axvline(
+            values.median(),
+            color="#C44E52",
+            linestyle="--",
+            label=f"{labels['median']} {values.median():,.0f}",
+        )
+        ax.axvline(
+            values.mean(),
+            color="#DD8452",
+            linestyle=":",
+            label=f"{labels['mean']} {values.mean():,.0f}",
+        )
+        ax.legend(frameon=False)
+    if log_scale:
+        ax.set_xscale("log")
+    else:
+        _money_axis(ax.xaxis, lang)
+    ax.set_xlabel(labels["value"])
+    ax.set_ylabel(labels["customers"])
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def holdout_purchases(
+    by_frequency: pd.DataFrame,
+    *,
+    label_col: str = "label",
+    actual_col: str = "actual",
+    predicted_col: str = "predicted",
+    lang: str = "zh",
+    title: str | None = None,
+    ax=None,
+):
+    """Mean actual against predicted holdout purchases by calibration frequency.
+
+    The check of Fader, Hardie and Lee (2005, figure 4): when the two lines stay close, the
+    BG/NBD model predicts the purchases it did not see.
+
+    Parameters
+    ----------
+    by_frequency : DataFrame
+        As returned by :func:`analysis_kit.clv.holdout_by_frequency`.
+    label_col, actual_col, predicted_col : str
+        The group labels (x, in row order) and the two means.
+    lang : {"zh", "en"}, default="zh"
+        Language of the axis labels and legend.
+    title : str, optional
+        The chart title.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure when None.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    labels = {k: _clv_label(k, lang) for k in ("frequency_cal", "holdout", "actual", "predicted")}
+    ax = _axes(ax)
+    x = list(range(len(by_frequency)))
+    ax.plot(x, by_frequency[actual_col], marker="o", color="#4C72B0", label=labels["actual"])
+    ax.plot(
+        x,
+        by_frequency[predicted_col],
+        marker="s",
+        linestyle="--",
+        color="#C44E52",
+        label=labels["predicted"],
+    )
+    ax.set_xticks(x)
+    ax.set_xticklabels([str(v) for v in by_frequency[label_col]])
+    ax.set_xlabel(labels["frequency_cal"])
+    ax.set_ylabel(labels["holdout"])
+    ax.set_ylim(bottom=0)
+    ax.legend(frameon=False)
     if title:
         ax.set_title(title)
     return ax

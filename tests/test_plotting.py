@@ -9,6 +9,14 @@ import pytest
 import analysis_kit as ak
 from analysis_kit import funnel, plotting, profile, sales
 from analysis_kit.clustering import cluster_customers
+from analysis_kit.clv import (
+    calibration_holdout,
+    customer_lifetime_value,
+    fit_bgnbd,
+    fit_gamma_gamma,
+    holdout_by_frequency,
+    holdout_predictions,
+)
 from analysis_kit.datasets import make_tables
 from analysis_kit.rfm import rfm_scores, rfm_segments, rfm_summary, segment_table
 
@@ -40,7 +48,17 @@ def outputs(clean):
         time_col="entered_at",
         event_col="stage",
     )
+    weekly = rfm_summary(orders, as_of=AS_OF, convention="lifetimes", freq="W")
+    bgnbd, gg = fit_bgnbd(weekly), fit_gamma_gamma(weekly)
+    clv = customer_lifetime_value(bgnbd, gg, weekly, freq="W")
+    calhold = calibration_holdout(orders, calibration_end="2023-12-31", holdout_end=AS_OF, freq="W")
+    calibrated = fit_bgnbd(
+        calhold, frequency_col="frequency_cal", recency_col="recency_cal", T_col="T_cal"
+    )
+    holdout = holdout_by_frequency(holdout_predictions(calibrated, calhold))
     return {
+        "clv_distribution": (clv, {}),
+        "holdout_purchases": (holdout, {}),
         "segment_bars": (segment_table(rfm_segments(scores)), {}),
         "rfm_heatmap": (scores, {}),
         "silhouette_curve": (result.silhouette, {}),
@@ -86,6 +104,8 @@ def test_every_chart_is_covered(outputs):
         "cohort_bars",
         "channel_roi_bars",
         "conversion_time_hist",
+        "clv_distribution",
+        "holdout_purchases",
     ],
 )
 def test_chart_draws_chinese_on_the_given_axes_without_missing_glyphs(outputs, chart):
