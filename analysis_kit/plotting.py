@@ -133,6 +133,16 @@ def set_theme(
     return lang
 
 
+def _label(key: str, lang: str) -> str:
+    """Return a chart's axis or legend text in ``lang`` from the label tables below."""
+    if lang not in ("zh", "en"):
+        raise ValueError(f"lang must be one of ['zh', 'en']; got {lang!r}")
+    for table in (_SALES_LABELS, _FUNNEL_LABELS, _CLV_LABELS):
+        if key in table:
+            return table[key][lang]
+    raise KeyError(key)
+
+
 def _axes(ax):
     import matplotlib.pyplot as plt
 
@@ -365,12 +375,6 @@ _ABC_COLORS = {"A": "#4C72B0", "B": "#DD8452", "C": "#A0A0A0"}
 _SEASON_COLORS = {"peak": "#C44E52", "slack": "#4C72B0", "normal": "#A0A0A0"}
 
 
-def _sales_label(key: str, lang: str) -> str:
-    if lang not in ("zh", "en"):
-        raise ValueError(f"lang must be one of ['zh', 'en']; got {lang!r}")
-    return _SALES_LABELS[key][lang]
-
-
 def _money_axis(axis, lang: str) -> None:
     """Format a revenue axis: 万 in Chinese, thousands (k) in English."""
     if lang == "zh":
@@ -419,7 +423,7 @@ def trend_lines(
     """
     import seaborn as sns
 
-    revenue_label = _sales_label("revenue", lang)
+    revenue_label = _label("revenue", lang)
     ax = _axes(ax)
     data = trend.sort_values(period_col)
     if hue is not None:
@@ -446,7 +450,7 @@ def trend_lines(
                 ax.text(
                     0.01,
                     0.97,
-                    _sales_label(growth_col, lang),
+                    _label(growth_col, lang),
                     transform=ax.transAxes,
                     va="top",
                     fontsize=8,
@@ -493,7 +497,7 @@ def seasonality_bars(
     -------
     matplotlib Axes
     """
-    index_label = _sales_label("index", lang)
+    index_label = _label("index", lang)
     ax = _axes(ax)
     data = seasonality.sort_values(month_col)
     if season_col is not None and season_col in data.columns:
@@ -503,7 +507,7 @@ def seasonality_bars(
     ax.bar(data[month_col].astype(int), data[index_col].fillna(0.0), color=colors)
     ax.axhline(1.0, color="#333333", lw=1, ls="--")
     ax.set_xticks(range(1, 13))
-    ax.set_xlabel(_sales_label("month", lang))
+    ax.set_xlabel(_label("month", lang))
     ax.set_ylabel(index_label)
     if title:
         ax.set_title(title)
@@ -546,7 +550,7 @@ def pareto_chart(
     matplotlib Axes
         The bar axes; the cumulative share line is drawn on its twin axes.
     """
-    revenue_label = _sales_label("revenue", lang)
+    revenue_label = _label("revenue", lang)
     ax = _axes(ax)
     data = mix.reset_index(drop=True)
     positions = list(range(len(data)))
@@ -565,7 +569,7 @@ def pareto_chart(
         share.axhline(level, color="#C44E52", lw=1, ls="--")
     share.set_ylim(0, 1.05)
     share.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
-    share.set_ylabel(_sales_label("cumulative", lang))
+    share.set_ylabel(_label("cumulative", lang))
     share.grid(False)
     if class_col is not None and class_col in data.columns:
         from matplotlib.patches import Patch
@@ -611,7 +615,7 @@ def attainment_bars(
     -------
     matplotlib Axes
     """
-    no_target = _sales_label("no_target", lang)
+    no_target = _label("no_target", lang)
     ax = _axes(ax)
     data = performance.sort_values(attainment_col, ascending=True, na_position="first")
     values = data[attainment_col].astype("float64")
@@ -625,7 +629,7 @@ def attainment_bars(
         text = no_target if pd.isna(value) else f" {value:.0%}"
         ax.annotate(text, (0 if pd.isna(value) else value, y), va="center", fontsize=9)
     ax.xaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
-    ax.set_xlabel(_sales_label("attainment", lang))
+    ax.set_xlabel(_label("attainment", lang))
     ax.set_ylabel("")
     if title:
         ax.set_title(title)
@@ -648,12 +652,6 @@ _FUNNEL_LABELS = {
     "days": {"zh": "天数", "en": "Days"},
     "hours": {"zh": "小时", "en": "Hours"},
 }
-
-
-def _funnel_label(key: str, lang: str) -> str:
-    if lang not in ("zh", "en"):
-        raise ValueError(f"lang must be one of ['zh', 'en']; got {lang!r}")
-    return _FUNNEL_LABELS[key][lang]
 
 
 def funnel_bars(
@@ -697,7 +695,7 @@ def funnel_bars(
     -------
     matplotlib Axes
     """
-    word = _funnel_label("drop", lang)
+    word = _label("drop", lang)
     ax = _axes(ax)
     data = funnel.reset_index(drop=True)
     values = pd.to_numeric(data[value_col]).fillna(0).to_numpy(dtype=float)
@@ -721,7 +719,7 @@ def funnel_bars(
     ax.set_yticklabels(names)
     ax.set_xlim(0, widest * 1.45)
     ax.set_xticks([])
-    ax.set_xlabel(_funnel_label("reached", lang))
+    ax.set_xlabel(_label("reached", lang))
     ax.grid(False)
     if title:
         ax.set_title(title)
@@ -756,7 +754,7 @@ def channel_roi_bars(
     -------
     matplotlib Axes
     """
-    label = _funnel_label("roi", lang)
+    label = _label("roi", lang)
     ax = _axes(ax)
     data = roi.dropna(subset=[roi_col]).sort_values(roi_col, ascending=False)
     colors = ["#4C72B0" if v >= 0 else "#C44E52" for v in data[roi_col]]
@@ -808,7 +806,7 @@ def cohort_bars(
     -------
     matplotlib Axes
     """
-    names = {k: _funnel_label(k, lang) for k in ("won", "lost", "open", "deals")}
+    names = {k: _label(k, lang) for k in ("won", "lost", "open", "deals")}
     ax = _axes(ax)
     x = list(range(len(cohorts)))
     bottom = pd.Series(0.0, index=cohorts.index)
@@ -859,14 +857,14 @@ def conversion_time_hist(
     """
     if unit not in ("days", "hours"):
         raise ValueError(f"unit must be one of ['days', 'hours']; got {unit!r}")
-    xlabel = _funnel_label(unit, lang)
+    xlabel = _label(unit, lang)
     ax = _axes(ax)
     values = pd.to_numeric(units[seconds_col]).dropna() / (86_400 if unit == "days" else 3_600)
     if len(values):
         ax.hist(values, bins=bins, color="#4C72B0")
         ax.axvline(values.median(), color="#C44E52", linestyle="--")
     ax.set_xlabel(xlabel)
-    ax.set_ylabel(_funnel_label("units", lang))
+    ax.set_ylabel(_label("units", lang))
     if title:
         ax.set_title(title)
     return ax
@@ -909,7 +907,7 @@ def funnel_breakdown_lines(
     """
     import seaborn as sns
 
-    ylabel = _funnel_label("share", lang)
+    ylabel = _label("share", lang)
     ax = _axes(ax)
     data = funnel.assign(
         **{
@@ -941,12 +939,6 @@ _CLV_LABELS = {
     "actual": {"zh": "实际", "en": "actual"},
     "predicted": {"zh": "BG/NBD 预测", "en": "BG/NBD predicted"},
 }
-
-
-def _clv_label(key: str, lang: str) -> str:
-    if lang not in ("zh", "en"):
-        raise ValueError(f"lang must be one of ['zh', 'en']; got {lang!r}")
-    return _CLV_LABELS[key][lang]
 
 
 def clv_distribution(
@@ -990,7 +982,7 @@ def clv_distribution(
 
     if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
         raise ValueError(f"bins must be an integer >= 1; got {bins!r}")
-    labels = {k: _clv_label(k, lang) for k in ("customers", "value", "median", "mean")}
+    labels = {k: _label(k, lang) for k in ("customers", "value", "median", "mean")}
     ax = _axes(ax)
     values = pd.to_numeric(clv[value_col]).dropna()
     if log_scale:
@@ -1058,7 +1050,7 @@ def holdout_purchases(
     -------
     matplotlib Axes
     """
-    labels = {k: _clv_label(k, lang) for k in ("frequency_cal", "holdout", "actual", "predicted")}
+    labels = {k: _label(k, lang) for k in ("frequency_cal", "holdout", "actual", "predicted")}
     ax = _axes(ax)
     x = list(range(len(by_frequency)))
     ax.plot(x, by_frequency[actual_col], marker="o", color="#4C72B0", label=labels["actual"])
