@@ -534,6 +534,9 @@ def _name_pattern(name: str) -> re.Pattern[str]:
     return re.compile(escaped)
 
 
+_JSON_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+
+
 def find_unmasked(text: str, *, names: Iterable[object] = ()) -> list[str]:
     r"""Return every unmasked phone number and every listed name found in ``text``.
 
@@ -553,7 +556,8 @@ def find_unmasked(text: str, *, names: Iterable[object] = ()) -> list[str]:
         Full names that must not appear, e.g. the raw ``contact_name`` and ``owner`` values. Cells
         holding several names are split like :func:`mask_name` does; missing values and names
         shorter than two characters are ignored. Latin names match whole words only; a name is
-        also looked for in its HTML-escaped form.
+        also looked for in its HTML-escaped form, and in JSON ``\uXXXX`` escapes (widget state
+        saved in a page writes Chinese that way).
 
     Returns
     -------
@@ -564,9 +568,13 @@ def find_unmasked(text: str, *, names: Iterable[object] = ()) -> list[str]:
     --------
     >>> find_unmasked("王经理 13800138000, 订单 SO20240315001, 138****8000", names=["王五"])
     ['13800138000']
+    >>> find_unmasked('{"text": "\\u738b\\u4e94"}', names=["王五"])
+    ['王五']
     """
     if not isinstance(text, str):
         raise TypeError(f"text must be a str; got {type(text).__name__}")
+    if "\\u" in text:  # JSON inside a page (e.g. saved widget state) escapes non-ASCII text
+        text = text + "\n" + _JSON_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
     found = [m.group(0) for m in _PHONE_RE.finditer(text)]
     seen: set[str] = set()
     for value in names:
