@@ -24,7 +24,7 @@ fi
 
 if [ ! -f .venv/.installed ] || [ pyproject.toml -nt .venv/.installed ]; then
     .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q -e ".[notebook,scale,dev]"
+    .venv/bin/python -m pip install -q -e ".[notebook,scale,sql,dev]"
     .venv/bin/python -m ipykernel install --sys-prefix --name python3 >/dev/null
     touch .venv/.installed
 fi

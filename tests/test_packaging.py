@@ -16,7 +16,8 @@ def _name(requirement: str) -> str:
 
 
 def _spec(requirement: str) -> str:
-    return requirement.strip()[len(_name(requirement)) :].replace(" ", "")
+    rest = requirement.strip()[len(_name(requirement)) :].replace(" ", "")
+    return re.sub(r"^\[[^\]]*\]", "", rest)  # pip extras such as psycopg[binary]
 
 
 def test_environment_matches_pyproject():
