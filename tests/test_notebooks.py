@@ -26,10 +26,8 @@ def small_data(tmp_path_factory):
 def report(small_data, tmp_path_factory):
     folder, _ = small_data
     out = tmp_path_factory.mktemp("report")
-    metrics = run_report(
-        out,
-        notebooks=["01", "02", "03", "04"],
-        parameters={"data_dir": str(folder), "as_of": "2024-06-30", "lang": "en"},
+    metrics = run_report(  # the full report: every notebook, in order
+        out, parameters={"data_dir": str(folder), "as_of": "2024-06-30", "lang": "en"}
     )
     return out, json.loads(metrics.read_text(encoding="utf-8"))
 
@@ -65,6 +63,22 @@ def test_report_html_has_no_code_and_no_contact_data(small_data, report):
     assert find_unmasked(html, names=names.dropna().str.strip().unique()) == []
     quarantine = (out / "quarantine_customers.csv").read_text(encoding="utf-8-sig")
     assert find_unmasked(quarantine, names=names.dropna().str.strip().unique()) == []
+
+
+def test_no_page_of_the_full_report_shows_a_phone_or_a_name(small_data, report):
+    _, tables = small_data
+    out, metrics = report
+    assert set(metrics) == {path.stem for path in available_notebooks().values()}
+    people = pd.concat(
+        [tables["customers"]["contact_name"]]
+        + [tables[t]["owner"] for t in ("orders", "stages", "followups", "targets")]
+    )
+    names = people.dropna().astype(str).str.strip().unique()
+    pages = sorted(out.glob("*.html")) + sorted(out.glob("*.csv"))
+    assert (out / "index.html") in pages and len(pages) >= len(metrics) + 1
+    for page in pages:
+        encoding = "utf-8-sig" if page.suffix == ".csv" else "utf-8"
+        assert find_unmasked(page.read_text(encoding=encoding), names=names) == [], page.name
 
 
 def test_unknown_parameter_is_an_error_before_running(tmp_path):
