@@ -21,7 +21,8 @@ Events (any log of unit, time, event):
 
 - :func:`event_funnel` – a generic ordered funnel with a conversion window, ``order``
   (ordered / strict / any) and ``entry`` (first / any) as explicit parameters, and time to convert.
-  Written once against narwhals: pandas, Polars (eager or lazy) and DuckDB give the same answer.
+  Written once against narwhals: pandas (numpy- or Arrow-backed), Polars (eager or lazy), DuckDB
+  and PySpark give the same answer.
 - :func:`event_funnel_units` – the per-unit result behind it (steps reached, seconds to each
   step), for the distribution of time to convert.
 
@@ -44,6 +45,7 @@ import pandas as pd
 
 from .columns import AMOUNT, CUSTOMER_ID, ORDER_DATE, OWNER, STAGE, STAGES, require_columns
 from .parsing import parse_stage
+from .rfm import _day_number
 
 __all__ = [
     "DEFAULT_STAGES",
@@ -145,7 +147,6 @@ OUTCOME_WORDS: dict[str, str] = {
 #: Channel label for leads, opportunities and orders without a channel.
 UNKNOWN_CHANNEL = "未知"
 
-_EPOCH = dt.datetime(1970, 1, 1)
 _DAY_S = 86_400.0
 # A time (µs since 1970) later than any real event: an attempt that stopped carries it, so the
 # next as-of join finds nothing.
@@ -341,6 +342,115 @@ def _first_valid(data: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
     return data.groupby(_ID, sort=True)[list(cols)].first()
 
 
+def _collect_pandas(frame: Any) -> pd.DataFrame:
+    """Collect a narwhals frame (eager or lazy, any backend) into pandas with a fresh index."""
+    if isinstance(frame, nw.LazyFrame):
+        frame = frame.collect()
+    return frame.to_pandas().reset_index(drop=True)
+
+
+def _stage_steps(
+    history: Any,
+    *,
+    where: str,
+    stages: Any,
+    id_col: str,
+    stage_col: str,
+    time_col: str | None,
+    as_of: Any,
+    extra: Iterable[str] = (),
+) -> tuple[list[str], Any]:
+    """Validate a stage table and return its rows as a narwhals frame of the input's backend.
+
+    Columns: ``_ID``, ``_STEP`` (Int64 step number), ``_TU`` (microseconds since 1970, only with
+    ``time_col``) and the ``extra`` columns. Rows without id, stage or time, and rows after
+    ``as_of``, are dropped. Stage cells are mapped to steps from the column's distinct values,
+    which are collected (a small query) so that an unknown stage is an error at once.
+    """
+    frame = nw.from_native(history)
+    schema = frame.collect_schema()
+    extra = [c for c in dict.fromkeys(extra) if c != id_col]
+    needed = [id_col, stage_col, *([time_col] if time_col else []), *extra]
+    require_columns(schema.names(), needed, where=where)
+    steps, lookup = _resolve_stages(stages)
+    stage = nw.col(stage_col)
+    if not isinstance(schema[stage_col], nw.String):
+        stage = stage.cast(nw.String)
+    distinct = _collect_pandas(
+        frame.select(stage.alias(_STEP)).filter(~nw.col(_STEP).is_null()).unique()
+    )[_STEP]
+    numbers = _step_numbers(distinct, lookup, where=where)
+    step = None
+    for k in reversed(range(len(steps))):
+        labels = distinct[(numbers == k).to_numpy()].tolist()
+        if labels:
+            branch = nw.when(stage.is_in(labels)).then(nw.lit(k, dtype=nw.Int64))
+            step = branch if step is None else branch.otherwise(step)
+    if step is None:  # every stage cell is missing: every row is dropped below
+        step = nw.when(~stage.is_null()).then(nw.lit(0, dtype=nw.Int64))
+    columns = [nw.col(id_col).alias(_ID), step.alias(_STEP), *[nw.col(c) for c in extra]]
+    if time_col:
+        time_type = schema[time_col]
+        if not isinstance(time_type, nw.Datetime | nw.Date):
+            raise TypeError(
+                f"{where}: {time_col!r} must hold datetimes or dates, got {time_type}; parse "
+                "dates first, e.g. with analysis_kit.clean_table"
+            )
+        time = nw.col(time_col)
+        if isinstance(time_type, nw.Date):
+            time = time.cast(nw.Datetime("us"))
+        elif getattr(time_type, "time_zone", None):
+            time = time.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+        columns.append(_microseconds(time).alias(_TU))
+    # Missing ids, stages and times go first: pandas cannot cast a missing clock field to int.
+    keep = [~nw.col(id_col).is_null(), ~nw.col(stage_col).is_null()]
+    keep += [~nw.col(time_col).is_null()] if time_col else []
+    data = frame.filter(*keep).select(*columns)
+    if time_col:
+        if as_of is not None:
+            end = _timestamp(as_of, "as_of").normalize() + pd.Timedelta(days=1)
+            end_us = (end - pd.Timestamp(1970, 1, 1)) // pd.Timedelta(microseconds=1)
+            data = data.filter(nw.col(_TU) < nw.lit(int(end_us), dtype=nw.Int64))
+    return steps, data.with_columns(nw.col(_STEP).cast(nw.Int64))
+
+
+def _unit_value(data: Any, col: str, *, last: bool, timed: bool) -> Any:
+    """Per unit, the first (or last) non-missing value of ``col`` in time and step order.
+
+    Rows tied on time and step give their smallest value (the largest for ``last``), so the
+    answer never depends on row order.
+    """
+    rows = data.filter(~nw.col(col).is_null()).select(_ID, _STEP, col, *([_TU] if timed else []))
+    for key in [_TU, _STEP] if timed else [_STEP]:
+        rows = _keep_extreme(rows, key, _ID, largest=last)
+    value = nw.col(col).max() if last else nw.col(col).min()
+    return rows.group_by(_ID).agg(value)
+
+
+def _step_days(data: Any, groups: Any, by_cols: list[str]) -> pd.DataFrame:
+    """Median and mean days from entering step k - 1 to entering step k, per group and step.
+
+    Only units with both entries recorded count. Returns pandas: the ``by`` columns,
+    ``step_index`` (k + 1) and ``_median``, ``_mean``.
+    """
+    entries = data.group_by(_ID, _STEP).agg(nw.col(_TU).min())
+    previous = entries.select(
+        _ID, (nw.col(_STEP) + 1).cast(nw.Int64).alias(_STEP), nw.col(_TU).alias(_S0)
+    )
+    gaps = entries.join(previous, on=[_ID, _STEP], how="inner").select(
+        _ID, _STEP, ((nw.col(_TU) - nw.col(_S0)) / (86_400 * 1_000_000)).alias(_T)
+    )
+    if by_cols:
+        gaps = gaps.join(groups, on=_ID, how="left")
+    table = _collect_pandas(
+        gaps.group_by([*by_cols, _STEP]).agg(
+            nw.col(_T).median().alias("_median"), nw.col(_T).mean().alias("_mean")
+        )
+    )
+    table["step_index"] = pd.to_numeric(table[_STEP]).astype("int64") + 1
+    return table[[*by_cols, "step_index", "_median", "_mean"]]
+
+
 # ---------------------------------------------------------------------------------------------
 # Stage funnel
 # ---------------------------------------------------------------------------------------------
@@ -371,9 +481,12 @@ def stage_funnel(
 
     Parameters
     ----------
-    history : DataFrame
+    history : DataFrame, LazyFrame, DuckDB relation, PySpark or Dask DataFrame
         The stage history (商机阶段记录), one row per opportunity and stage entered, or a table of
-        current stages. pandas, Polars or DuckDB (collected to pandas).
+        current stages. pandas (numpy- or Arrow-backed), Polars (eager or lazy), DuckDB,
+        PySpark and Dask are accepted: the per-opportunity aggregation runs on that engine
+        through narwhals and only the small per-step result is collected (the distinct stage
+        values are collected first, so an unknown stage is an error at once).
     stages : str, list of str or mapping, default=DEFAULT_STAGES
         The funnel's steps in order: a preset name of :data:`FUNNEL_PRESETS` (``"template"``,
         ``"lead"``), a list of stage labels, or a mapping ``{step label: stage label(s)}`` that
@@ -391,15 +504,17 @@ def stage_funnel(
         Add amount-weighted columns (see Returns).
     by : str or list of str, optional
         Break the funnel down by these columns (lead source, owner, or industry after merging
-        the customers table). A unit takes the first non-missing value in time order; units
-        without one form their own group (missing value).
+        the customers table). A unit takes the first non-missing value in time order (on a tie
+        in time and stage, the smallest value); units without one form their own group
+        (missing value).
     as_of : date-like, optional
         Ignore rows entered after this day.
 
     Returns
     -------
     DataFrame
-        One row per step (per group when ``by`` is given, groups first), in step order:
+        Always pandas (the table is small whatever the input engine). One row per step (per
+        group when ``by`` is given, groups first, missing group last), in step order:
 
         - ``by`` columns – the group.
         - ``step`` – the step label; ``step_index`` – its number, 1 for the first step.
@@ -441,8 +556,7 @@ def stage_funnel(
     2  方案提交        2                  1.000000         0                       10.0
     """
     by_cols = _names(by, "by")
-    extra = [*by_cols, *([amount_col] if weighted else [])]
-    steps, data, _ = _stage_rows(
+    steps, data = _stage_steps(
         history,
         where="stage_funnel",
         stages=stages,
@@ -450,46 +564,60 @@ def stage_funnel(
         stage_col=stage_col,
         time_col=time_col,
         as_of=as_of,
-        extra=extra,
+        extra=[*by_cols, *([amount_col] if weighted else [])],
     )
     n = len(steps)
-    grouped = data.groupby(_ID, sort=True)
-    furthest = grouped[_STEP].max()
-    units = _first_valid(data, by_cols)
-    if weighted:
-        units[amount_col] = pd.to_numeric(grouped[amount_col].last(), errors="coerce")
-    reached = furthest.to_numpy()[:, None] >= np.arange(n)[None, :]
-    days = np.full((len(furthest), n), np.nan)
-    if time_col:
-        entered = data.groupby([_ID, _STEP])[_T].min().unstack()
-        entered = entered.reindex(index=furthest.index, columns=range(n))
-        stamps = np.column_stack(
-            [pd.to_datetime(entered[k]).to_numpy(dtype="datetime64[us]") for k in range(n)]
+    units = data.group_by(_ID).agg(nw.col(_STEP).max().alias(_DEPTH))
+    values = [(c, False) for c in by_cols] + ([(amount_col, True)] if weighted else [])
+    for col, last in values:
+        units = units.join(
+            _unit_value(data, col, last=last, timed=time_col is not None), on=_ID, how="left"
         )
-        days[:, 1:] = np.diff(stamps, axis=1) / np.timedelta64(1, "D")
-    long = pd.DataFrame(
-        {
-            _ID: np.repeat(furthest.index.to_numpy(), n),
-            "step_index": np.tile(np.arange(1, n + 1), len(furthest)),
-            "reached": reached.ravel().astype("int64"),
-            "_days": days.ravel(),
-        }
+    zero = nw.lit(0, dtype=nw.Int64)
+    flags = [
+        nw.when(nw.col(_DEPTH) >= k).then(nw.lit(1, dtype=nw.Int64)).otherwise(zero).alias(f"r{k}")
+        for k in range(n)
+    ]
+    if weighted:
+        amount = nw.col(amount_col).cast(nw.Float64).fill_null(0.0)
+        none = nw.lit(0.0, dtype=nw.Float64)
+        flags += [
+            nw.when(nw.col(_DEPTH) >= k).then(amount).otherwise(none).alias(f"a{k}")
+            for k in range(n)
+        ]
+    sums = [nw.col(f"r{k}").sum() for k in range(n)]
+    sums += [nw.col(f"a{k}").sum() for k in range(n)] if weighted else []
+    flagged = units.select(*by_cols, *flags)
+    wide = _collect_pandas(
+        flagged.group_by(by_cols).agg(*sums) if by_cols else flagged.select(sums)
     )
-    long = long.join(units, on=_ID)
-    if weighted:
-        long["amount"] = long[amount_col].where(long["reached"] == 1).fillna(0.0)
-    aggs = {
-        "reached": ("reached", "sum"),
-        "median_days_from_previous": ("_days", "median"),
-        "mean_days_from_previous": ("_days", "mean"),
-    }
-    if weighted:
-        aggs["amount"] = ("amount", "sum")
-    keys = [*by_cols, "step_index"]
-    if long.empty:
+    durations = _step_days(data, units.select(_ID, *by_cols), by_cols) if time_col else None
+    if not by_cols and len(wide):
+        wide = wide.fillna(0)  # SQL engines sum no rows to NULL
+    if wide.empty or (not by_cols and int(wide["r0"].iloc[0]) == 0):
         table = _empty_steps(steps, by_cols, weighted)
     else:
-        table = long.groupby(keys, dropna=False, sort=True).agg(**aggs).reset_index()
+        blocks = []
+        for k in range(n):
+            block = wide[by_cols].copy()
+            block["step_index"] = k + 1
+            block["reached"] = pd.to_numeric(wide[f"r{k}"]).fillna(0).astype("int64").to_numpy()
+            if weighted:
+                block["amount"] = pd.to_numeric(wide[f"a{k}"]).astype("float64").to_numpy()
+            blocks.append(block)
+        table = pd.concat(blocks, ignore_index=True)
+        if durations is None:
+            table["_median"] = table["_mean"] = np.nan
+        else:
+            table = table.merge(durations, on=[*by_cols, "step_index"], how="left")
+        table = table.rename(
+            columns={"_median": "median_days_from_previous", "_mean": "mean_days_from_previous"}
+        )
+        for col in ("median_days_from_previous", "mean_days_from_previous"):
+            table[col] = pd.to_numeric(table[col]).astype("float64")
+        table = table.sort_values(
+            [*by_cols, "step_index"], kind="stable", na_position="last"
+        ).reset_index(drop=True)
     table.insert(len(by_cols), "step", [steps[i - 1] for i in table["step_index"]])
     table = _conversions(table, by_cols, "reached", "")
     if weighted:
@@ -1414,7 +1542,7 @@ def channel_roi(
 
 
 # ---------------------------------------------------------------------------------------------
-# Event funnel (narwhals: pandas, Polars, DuckDB)
+# Event funnel (narwhals: pandas, Polars, DuckDB, PySpark)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -1477,8 +1605,9 @@ def event_funnel_units(
 
     Parameters
     ----------
-    events : DataFrame, LazyFrame or DuckDB relation
-        One row per event; pandas, Polars (eager or lazy) or DuckDB.
+    events : DataFrame, LazyFrame, DuckDB relation or PySpark DataFrame
+        One row per event; pandas (numpy- or Arrow-backed), Polars (eager or lazy), DuckDB or
+        PySpark (not Dask: its as-of joins are not supported).
     steps : list
         The event names of the steps, in funnel order.
     unit_col, time_col, event_col : str
@@ -1494,11 +1623,11 @@ def event_funnel_units(
 
     Returns
     -------
-    DataFrame, LazyFrame or DuckDB relation
-        The same kind of object as ``events`` (lazy stays lazy; with a Polars LazyFrame, Polars
-        may warn at ``collect`` that it cannot check the sortedness of the as-of join, which
-        is sorted), one row per unit that has a step-1 event (for ``order="any"``: any step
-        event), in no particular order:
+    DataFrame, LazyFrame, DuckDB relation or PySpark DataFrame
+        The same kind of object as ``events`` (lazy stays lazy until the caller collects;
+        with a Polars LazyFrame, Polars may warn at ``collect`` that it cannot check the
+        sortedness of the as-of join, which is sorted), one row per unit that has a step-1
+        event (for ``order="any"``: any step event), in no particular order:
 
         - ``unit_col`` and the ``breakdown`` columns.
         - ``start`` – when the counted attempt started (datetime, microseconds).
@@ -1595,7 +1724,7 @@ def _funnel_units(
         nw.col(unit_col),
         event.alias(event_col),
         time.cast(nw.Datetime("us")).alias(_S0),
-        (time - nw.lit(_EPOCH)).dt.total_microseconds().cast(nw.Int64).alias(_TU),
+        _microseconds(time).alias(_TU),
         *[nw.col(c) for c in breakdown],
     )
     position = nw.lit(n, dtype=nw.Int64)
@@ -1722,6 +1851,18 @@ def _funnel_units(
     return cur
 
 
+def _microseconds(time: Any) -> Any:
+    """Microseconds since 1970-01-01 of a (time-zone-free) datetime expression, as Int64.
+
+    Assembled from the day number and the clock fields, which every backend computes alike
+    (Spark has no duration arithmetic in narwhals, and integer casts of datetimes differ).
+    """
+    clock = (time.dt.hour().cast(nw.Int64) * 60 + time.dt.minute().cast(nw.Int64)) * 60
+    clock = (clock + time.dt.second().cast(nw.Int64)) * 1_000_000
+    micros = _day_number(time) * (86_400 * 1_000_000) + clock
+    return (micros + time.dt.microsecond().cast(nw.Int64)).cast(nw.Int64)
+
+
 def _keep_extreme(frame: Any, col: str, unit_col: str, *, largest: bool) -> Any:
     """Keep each unit's rows where ``col`` is at its largest (or smallest) value."""
     extreme = nw.col(col).max() if largest else nw.col(col).min()
@@ -1812,8 +1953,9 @@ def event_funnel(
 
     Parameters
     ----------
-    events : DataFrame, LazyFrame or DuckDB relation
-        One row per event; pandas, Polars (eager or lazy) or DuckDB, through narwhals.
+    events : DataFrame, LazyFrame, DuckDB relation or PySpark DataFrame
+        One row per event; pandas (numpy- or Arrow-backed), Polars (eager or lazy), DuckDB or
+        PySpark, through narwhals.
     steps : list
         The event names of the steps, in funnel order (distinct).
     unit_col : str, default="customer_id"
@@ -1834,8 +1976,8 @@ def event_funnel(
     Returns
     -------
     DataFrame
-        pandas, one row per step (per group with ``breakdown``, groups first and missing values
-        last), in step order:
+        Always pandas whatever the input engine (it is small), one row per step (per group
+        with ``breakdown``, groups first and missing values last), in step order:
 
         - ``breakdown`` columns – the group.
         - ``step`` – the event name; ``step_index`` – 1 for the first step.

@@ -6,8 +6,8 @@ Four steps, each a pure function (data in, new data out, the input never modifie
    convention (recency in days, purchase days, total and mean spend) or in the convention of
    lifetimes' ``summary_data_from_transaction_data`` (repeat periods, ``recency``, ``T``,
    ``monetary_value``) that BG/NBD and Gamma-Gamma models expect. The transaction-level work is
-   written once against narwhals, so pandas, Polars (eager or lazy) and DuckDB give the same
-   answer.
+   written once against narwhals, so pandas (numpy- or Arrow-backed), Polars (eager or lazy),
+   DuckDB, PySpark and Dask give the same answer.
 2. :func:`rfm_scores` – scores 1..``bins`` by rank, ties sharing a score.
 3. :func:`rfm_segments` – the Chinese 8-class model (``cn8``: R, F, M high or low against the mean)
    or the classic 10-segment R×F grid (``classic``), with labels in Chinese or English and a
@@ -181,12 +181,13 @@ CLASSIC_SEGMENTS: dict[str, dict[str, Any]] = {
 _LABEL_KEYS = ("zh", "en", "action_zh", "action_en")
 _FREQS = ("D", "W", "M")
 _EPOCH = dt.datetime(1970, 1, 1)
+# Days from 0001-01-01 (proleptic Gregorian day 0) to 1970-01-01.
+_EPOCH_ORDINAL = 719_162
 # 1970-01-01 is a Thursday: adding 3 puts Monday 1969-12-29 at day 0 of week 0, so weeks run
 # Monday to Sunday like pandas' ``W`` (= ``W-SUN``) periods. The offset keeps floor division on
 # non-negative numbers (backends disagree on negative integer division) for dates after ~1700.
 _WEEK_SHIFT = 3
 _WEEK_OFFSET = 7 * 100_000
-_DAY_SHIFT = 100_000
 
 # Private working columns; the leading "__rfm" keeps them clear of user column names.
 _AMT = "__rfm_amount"
@@ -228,10 +229,12 @@ def rfm_summary(
 
     Parameters
     ----------
-    orders : DataFrame, LazyFrame or DuckDB relation
+    orders : DataFrame, LazyFrame, DuckDB relation, PySpark or Dask DataFrame
         Order lines with a customer, a datetime and an amount column (a clean orders table from
-        :func:`analysis_kit.clean_table`). pandas (the default), Polars ``DataFrame`` or
-        ``LazyFrame`` and DuckDB relations are accepted, through narwhals.
+        :func:`analysis_kit.clean_table`). pandas (the default, numpy- or Arrow-backed), Polars
+        ``DataFrame`` or ``LazyFrame``, DuckDB relations, PySpark and Dask DataFrames are
+        accepted, through narwhals. (PySpark: timestamps are read in the session time zone;
+        set ``spark.sql.session.timeZone`` to ``UTC`` for the dates pandas would see.)
     customer_col, date_col, amount_col : str
         Column names; default to the canonical ``customer_id``, ``order_date``, ``amount``.
         ``date_col`` must hold datetimes or dates (parse text dates with ``clean_table`` first).
@@ -260,8 +263,10 @@ def rfm_summary(
 
     Returns
     -------
-    DataFrame, LazyFrame or DuckDB relation
-        The same kind of object as ``orders`` (lazy inputs stay lazy), one row per customer,
+    DataFrame, LazyFrame, DuckDB relation, PySpark or Dask DataFrame
+        The same kind of object as ``orders``: pandas in, pandas out; Polars ``DataFrame`` in,
+        Polars ``DataFrame`` out; lazy inputs (Polars ``LazyFrame``, DuckDB relation, PySpark
+        and Dask DataFrames) stay lazy until the caller collects them. One row per customer,
         sorted by customer.
 
         ``convention="days"``:
@@ -353,15 +358,7 @@ def rfm_summary(
     if _DN in lines.columns:
         lines = lines.with_columns(amount)
     else:
-        date_expr = nw.col(date_col)
-        if isinstance(date_type, nw.Date):
-            date_expr = date_expr.cast(nw.Datetime("us"))
-        # Day number since 1970-01-01, floored: the shift keeps the division on non-negative
-        # numbers (backends disagree on negative integer division) for dates after ~1700.
-        seconds = (date_expr - nw.lit(_EPOCH)).dt.total_seconds() + _DAY_SHIFT * 86_400
-        lines = lines.with_columns(
-            amount, (seconds // 86_400 - _DAY_SHIFT).cast(nw.Int64).alias(_DN)
-        )
+        lines = lines.with_columns(amount, _day_number(nw.col(date_col)).alias(_DN))
     if convention == "days":
         result = _days_summary(
             lines,
@@ -447,7 +444,8 @@ def _group_by_customer_and(
                 .agg(*aggs)
                 .with_columns(
                     (nw.col(_KEY) // span).alias(customer_col),
-                    (nw.col(_KEY) % span + low).alias(column),
+                    # key - key // span * span, not %: Arrow-backed pandas has no modulo
+                    (nw.col(_KEY) - nw.col(_KEY) // span * span + low).alias(column),
                 )
                 .drop(_KEY)
             )
@@ -576,6 +574,38 @@ def _lifetimes_summary(
         .otherwise(nw.lit(0.0, dtype=nw.Float64))
         .alias("monetary_value"),
     )
+
+
+def _day_number(date: Any) -> Any:
+    """Return a narwhals expression: the day number (days since 1970-01-01) of a date column.
+
+    Built from the calendar year and the day of the year with integer arithmetic only, because
+    that is what every backend computes alike: durations (``dt.total_seconds``) are missing on
+    Spark and integer casts of datetimes give seconds on one backend and microseconds on
+    another. The divisions act on positive numbers (years from 1 on), where backends agree.
+    Times of day are ignored: 23:59 is the same day as 00:00.
+
+    Parameters
+    ----------
+    date : narwhals Expr
+        A datetime or date expression, e.g. ``nw.col("order_date")``.
+
+    Returns
+    -------
+    narwhals Expr
+        Int64 day numbers; missing where ``date`` is missing.
+
+    Examples
+    --------
+    >>> import narwhals as nw
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"d": pd.to_datetime(["1970-01-02 23:59", "2024-03-01 00:00"])})
+    >>> nw.from_native(frame).select(_day_number(nw.col("d"))).to_native()["d"].tolist()
+    [1, 19783]
+    """
+    before = date.dt.year().cast(nw.Int64) - 1
+    days = before * 365 + before // 4 - before // 100 + before // 400
+    return (days + date.dt.ordinal_day().cast(nw.Int64) - 1 - _EPOCH_ORDINAL).cast(nw.Int64)
 
 
 def _day_of(value: str | dt.date | dt.datetime | pd.Timestamp) -> int:

@@ -5,11 +5,12 @@ Four analyses, each a pure function (data in, new data out, the input never modi
 1. :func:`sales_trend` – revenue, orders, customers and average order value per month, quarter
    or year, growth over the previous period (MoM / QoQ) and over the same period a year before
    (YoY), a seasonality index per calendar month and the peak and slack months. The
-   transaction-level aggregation is written once against narwhals, so pandas, Polars (eager or
-   lazy) and DuckDB give the same answer; growth and seasonality are computed on the small
-   per-period result in pandas.
+   transaction-level aggregation is written once against narwhals, so pandas (numpy- or
+   Arrow-backed), Polars (eager or lazy), DuckDB, PySpark and Dask give the same answer; growth
+   and seasonality are computed on the small per-period result in pandas.
 2. :func:`product_mix` – revenue and quantity per product with their shares, gross margin and
-   margin rate, top N, ABC (Pareto) classes and the star and problem products.
+   margin rate, top N, ABC (Pareto) classes and the star and problem products. The per-product
+   sums run on any of the same engines; shares and classes are computed in pandas.
 3. :func:`team_performance` – revenue, target attainment, new customers, average deal and
    collection rate (回款率) per team or rep for a reporting period, with a ranking.
 4. :func:`decompose_target` – a period target split across teams and reps (目标拆解) in
@@ -106,6 +107,9 @@ _ODAY = "__sales_order_day"
 _BUY = "__sales_buy"
 _CB = "__sales_customer_buys"
 _DMAX = "__sales_date_max"
+_PRODUCT = "__sales_product"
+_QTY = "__sales_quantity"
+_MARGIN = "__sales_margin"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -359,9 +363,11 @@ def sales_trend(
 
     Parameters
     ----------
-    orders : DataFrame, LazyFrame or DuckDB relation
-        Order lines with a date and an amount (a clean orders table). pandas, Polars
-        ``DataFrame`` or ``LazyFrame`` and DuckDB relations are accepted, through narwhals.
+    orders : DataFrame, LazyFrame, DuckDB relation, PySpark or Dask DataFrame
+        Order lines with a date and an amount (a clean orders table). pandas (numpy- or
+        Arrow-backed), Polars ``DataFrame`` or ``LazyFrame``, DuckDB relations, PySpark and Dask
+        DataFrames are accepted, through narwhals; the per-period sums run on that engine and
+        only they are collected.
     freq : {"MS", "QS", "YS"}, default="MS"
         Period length: calendar months, quarters or years (pandas' month/quarter/year-start
         aliases; periods are labelled by their first day).
@@ -382,7 +388,8 @@ def sales_trend(
     Returns
     -------
     SalesTrend
-        ``trend`` holds one row per group and period, sorted by group and period, with columns:
+        Its tables are pandas whatever the input engine (they are small). ``trend`` holds one
+        row per group and period, sorted by group and period, with columns:
 
         - the ``by`` columns;
         - ``period`` – the first day of the period (datetime);
@@ -639,9 +646,13 @@ def product_mix(
 
     Parameters
     ----------
-    orders : DataFrame
-        Order lines with a product and an amount (Polars and DuckDB inputs are converted to
-        pandas). Quantity, cost, gross margin and date columns are used when present.
+    orders : DataFrame, LazyFrame, DuckDB relation, PySpark or Dask DataFrame
+        Order lines with a product and an amount. Quantity, cost, gross margin and date columns
+        are used when present. pandas (numpy- or Arrow-backed), Polars (eager or lazy), DuckDB,
+        PySpark and Dask are accepted: the per-product sums run on that engine through narwhals
+        and only they are collected. A pandas text date column is parsed with
+        :func:`pandas.to_datetime`; other engines need real dates. Without ``as_of`` the latest
+        date is computed first (one small extra query on a lazy engine).
     top_n : int, default=10
         How many products the ``top`` flag marks (by revenue rank; see Returns).
     abc : sequence of three floats, default=(0.8, 0.15, 0.05)
@@ -659,7 +670,8 @@ def product_mix(
     Returns
     -------
     DataFrame
-        One row per product, sorted by revenue (largest first, ties by product name), with:
+        Always pandas (one row per product, small whatever the input engine), sorted by
+        revenue (largest first, ties by product name), with:
 
         - ``product_col`` – the product;
         - ``revenue`` – net revenue (refunds subtracted);
@@ -725,47 +737,17 @@ def product_mix(
     shares = _check_abc(abc)
     merged = _product_rules(rules)
     _check_choice("lang", lang, _LANGS)
-    frame = _to_pandas(orders)
-    require_columns(frame.columns, [product_col, amount_col], where="product_mix", table="orders")
-    has_date = date_col in frame.columns
-    if as_of is not None and not has_date:
-        require_columns(frame.columns, [date_col], where="product_mix (as_of)", table="orders")
-    lines = frame[frame[product_col].notna()]
-    amount = pd.to_numeric(lines[amount_col]).astype("float64").fillna(0.0)
-    work = pd.DataFrame({"product": lines[product_col].to_numpy(), "amount": amount.to_numpy()})
-    margin = pd.Series(np.nan, index=lines.index)
-    if margin_col in lines.columns:
-        margin = pd.to_numeric(lines[margin_col]).astype("float64")
-    if cost_col in lines.columns:
-        cost = pd.to_numeric(lines[cost_col]).astype("float64")
-        margin = margin.fillna(amount - cost)
-    work["margin"] = margin.to_numpy()
-    work["margin_base"] = amount.where(margin.notna()).to_numpy()
-    has_quantity = quantity_col in lines.columns
-    work["quantity"] = (
-        pd.to_numeric(lines[quantity_col]).astype("float64").to_numpy() if has_quantity else np.nan
+    table, dated = _product_totals(
+        orders,
+        as_of=as_of,
+        months=int(merged["decline_months"]),
+        product_col=product_col,
+        amount_col=amount_col,
+        quantity_col=quantity_col,
+        cost_col=cost_col,
+        margin_col=margin_col,
+        date_col=date_col,
     )
-    as_of_day = None
-    if has_date:
-        dates = pd.to_datetime(lines[date_col]).to_numpy()
-        work["date"] = dates
-        work = work[pd.notna(work["date"])]
-        as_of_day = _day(as_of) if as_of is not None else None
-        if as_of_day is None and len(work):
-            as_of_day = _day(work["date"].max())
-        if as_of_day is not None:
-            work = work[work["date"] < as_of_day + pd.Timedelta(days=1)]
-    grouped = work.groupby("product", sort=True)
-    table = pd.DataFrame(
-        {
-            "revenue": grouped["amount"].sum(),
-            "quantity": grouped["quantity"].sum(min_count=1),
-            "gross_margin": grouped["margin"].sum(min_count=1),
-            "margin_base": grouped["margin_base"].sum(min_count=1),
-        }
-    )
-    table.index.name = product_col
-    table = table.reset_index()
     table = table.sort_values(
         ["revenue", product_col], ascending=[False, True], kind="mergesort"
     ).reset_index(drop=True)
@@ -784,22 +766,12 @@ def product_mix(
         [table["revenue"] <= 0, before_share < a_cut, before_share < b_cut], ["C", "A", "B"], "C"
     )
     table["top"] = table["rank"] <= top_n
-    months = int(merged["decline_months"])
-    if has_date and as_of_day is not None:
-        end = as_of_day + pd.Timedelta(days=1)
-        mid = end - pd.DateOffset(months=months)
-        start = end - pd.DateOffset(months=2 * months)
-        recent = work[work["date"] >= mid].groupby("product")["amount"].sum()
-        previous = work[(work["date"] >= start) & (work["date"] < mid)]
-        previous = previous.groupby("product")["amount"].sum()
-        table["revenue_recent"] = table[product_col].map(recent).fillna(0.0).astype("float64")
-        table["revenue_previous"] = table[product_col].map(previous).fillna(0.0).astype("float64")
-        table["revenue_change"] = _growth(table["revenue_recent"], table["revenue_previous"])
-    else:
+    if not dated:
         table[["revenue_recent", "revenue_previous", "revenue_change"]] = np.nan
-    known = work["margin"].notna()
-    base = work.loc[known, "amount"].sum()
-    overall = work.loc[known, "margin"].sum() / base if base > 0 else np.nan
+    else:
+        table["revenue_change"] = _growth(table["revenue_recent"], table["revenue_previous"])
+    base = table["margin_base"].sum()
+    overall = table["gross_margin"].sum() / base if base > 0 else np.nan
     rate = table["margin_rate"]
     star = table["revenue_share"] >= merged["star_min_revenue_share"]
     star &= rate.notna()
@@ -838,6 +810,125 @@ def product_mix(
             "reason",
         ]
     ]
+
+
+def _product_totals(
+    orders: Any,
+    *,
+    as_of: Any,
+    months: int,
+    product_col: str,
+    amount_col: str,
+    quantity_col: str,
+    cost_col: str,
+    margin_col: str,
+    date_col: str,
+) -> tuple[pd.DataFrame, bool]:
+    """Per-product sums of :func:`product_mix`, aggregated in narwhals and collected to pandas.
+
+    Returns the table (one row per product: ``revenue``, ``quantity``, ``gross_margin``,
+    ``margin_base`` – the revenue of lines with a known margin –, ``revenue_recent`` and
+    ``revenue_previous``) and whether the lines have dates. Sums of a column without any known
+    value are missing, like pandas' ``sum(min_count=1)``.
+    """
+    frame = nw.from_native(orders)
+    schema = frame.collect_schema()
+    names = schema.names()
+    require_columns(names, [product_col, amount_col], where="product_mix", table="orders")
+    dated = date_col in names
+    if as_of is not None and not dated:
+        require_columns(names, [date_col], where="product_mix (as_of)", table="orders")
+    if dated and not isinstance(schema[date_col], nw.Datetime | nw.Date):
+        if frame.implementation.is_pandas_like():
+            # pandas text dates are parsed as before; other engines need real dates
+            native = frame.to_native()
+            frame = nw.from_native(native.assign(**{date_col: pd.to_datetime(native[date_col])}))
+            schema = frame.collect_schema()
+        else:
+            raise TypeError(
+                f"product_mix: date_col {date_col!r} must hold datetimes or dates, got "
+                f"{schema[date_col]}; parse dates first, e.g. with analysis_kit.clean_table"
+            )
+    amount = nw.col(amount_col).cast(nw.Float64).fill_null(0.0)
+    margin = nw.lit(None, dtype=nw.Float64)
+    if margin_col in names:
+        margin = nw.col(margin_col).cast(nw.Float64)
+    if cost_col in names:
+        from_cost = amount - nw.col(cost_col).cast(nw.Float64)
+        margin = margin.fill_null(from_cost) if margin_col in names else from_cost
+    quantity = (
+        nw.col(quantity_col).cast(nw.Float64)
+        if quantity_col in names
+        else nw.lit(None, dtype=nw.Float64)
+    )
+    lines = frame.filter(~nw.col(product_col).is_null()).select(
+        nw.col(product_col).alias(_PRODUCT),
+        amount.alias(_AMT),
+        quantity.alias(_QTY),
+        margin.alias(_MARGIN),
+        *([_as_datetime(nw.col(date_col), schema[date_col]).alias(_DMAX)] if dated else []),
+    )
+    windows: list[str] = []
+    if dated:
+        lines = lines.filter(~nw.col(_DMAX).is_null())
+        as_of_day = _day(as_of) if as_of is not None else _latest_day(lines)
+        if as_of_day is not None:
+            end = as_of_day + pd.Timedelta(days=1)
+            mid = nw.lit((end - pd.DateOffset(months=months)).to_pydatetime())
+            start = nw.lit((end - pd.DateOffset(months=2 * months)).to_pydatetime())
+            date = nw.col(_DMAX)
+            zero = nw.lit(0.0, dtype=nw.Float64)
+            lines = lines.filter(date < nw.lit(end.to_pydatetime())).with_columns(
+                nw.when(date >= mid).then(nw.col(_AMT)).otherwise(zero).alias("revenue_recent"),
+                nw.when((date >= start) & (date < mid))
+                .then(nw.col(_AMT))
+                .otherwise(zero)
+                .alias("revenue_previous"),
+            )
+            windows = ["revenue_recent", "revenue_previous"]
+    # Conditional values are columns before the group-by: aggregations stay plain column sums
+    # and counts, which every backend computes alike.
+    lines = lines.with_columns(
+        nw.when(~nw.col(_MARGIN).is_null()).then(nw.col(_AMT)).alias("margin_base")
+    )
+    totals = lines.group_by(_PRODUCT).agg(
+        nw.col(_AMT).sum().alias("revenue"),
+        nw.col(_QTY).sum().alias("quantity"),
+        nw.col(_QTY).count().alias("__sales_quantity_n"),
+        nw.col(_MARGIN).sum().alias("gross_margin"),
+        nw.col(_MARGIN).count().alias("__sales_margin_n"),
+        nw.col("margin_base").sum(),
+        *[nw.col(c).sum() for c in windows],
+    )
+    table = _collect(totals)
+    if not windows:
+        table["revenue_recent"] = table["revenue_previous"] = np.nan
+    for col, count in (
+        ("quantity", "__sales_quantity_n"),
+        ("gross_margin", "__sales_margin_n"),
+        ("margin_base", "__sales_margin_n"),
+    ):
+        table[col] = table[col].astype("float64").where(table[count] > 0)
+    for col in ("revenue", "revenue_recent", "revenue_previous"):
+        table[col] = table[col].astype("float64")
+    table = table.rename(columns={_PRODUCT: product_col})
+    columns = [product_col, "revenue", "quantity", "gross_margin", "margin_base"]
+    return table[[*columns, "revenue_recent", "revenue_previous"]], dated
+
+
+def _as_datetime(expr: Any, dtype: Any) -> Any:
+    """Return a date or datetime expression as a time-zone-free datetime (wall time kept)."""
+    if isinstance(dtype, nw.Date):
+        return expr.cast(nw.Datetime("us"))
+    if getattr(dtype, "time_zone", None):
+        return expr.dt.replace_time_zone(None)
+    return expr
+
+
+def _latest_day(lines: Any) -> pd.Timestamp | None:
+    """Return the calendar day of the latest ``_DMAX`` in ``lines`` (None when there is none)."""
+    latest = _collect(lines.select(nw.col(_DMAX).max()))[_DMAX]
+    return None if latest.empty or pd.isna(latest.iloc[0]) else _day(latest.iloc[0])
 
 
 def _check_abc(abc: object) -> tuple[float, float, float]:

@@ -28,6 +28,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import narwhals as nw
 import numpy as np
 import pandas as pd
 
@@ -43,6 +44,7 @@ __all__ = [
     "filter_customers",
     "merge_rules",
     "overdue_list",
+    "purchase_stats",
 ]
 
 #: The templates' rules with their default thresholds. Pass a partial dict to override any of them.
@@ -101,6 +103,17 @@ _NO_ORDERS = "无订单数据"
 _NO_FOLLOWUPS = "无跟进记录数据"
 _NO_CONTACT = "无沟通日期"
 _SEP = "；"
+
+# Private working columns of purchase_stats; the "__tag" prefix keeps them clear of user columns.
+_DATE = "__tag_date"
+_AMT = "__tag_amount"
+_OID = "__tag_order_id"
+_LAST = "__tag_last"
+_PREV = "__tag_previous"
+_POS = "__tag_positive"
+_OKEY = "__tag_order_key"
+_ODAY = "__tag_order_day"
+_BUY = "__tag_buy"
 
 
 class FilterError(AnalysisKitError, ValueError):
@@ -206,58 +219,180 @@ def _map_by_id(ids: pd.Series, per_id: pd.Series, fill: object = None) -> pd.Ser
 # --- tags ------------------------------------------------------------------------------------------
 
 
-def _order_stats(
-    orders: pd.DataFrame,
+def purchase_stats(
+    orders: Any,
+    *,
+    as_of: str | pd.Timestamp,
+    months: int = 12,
+    customer_id_col: str = CUSTOMER_ID,
+    order_date_col: str = "order_date",
+    amount_col: str = "amount",
+    order_id_col: str = "order_id",
+) -> Any:
+    """Aggregate order lines into the per-customer purchase figures the tag rules use.
+
+    This is the orders side of :func:`apply_tags`, written once against narwhals so that pandas
+    (numpy- or Arrow-backed), Polars (eager or lazy), DuckDB and PySpark give the same answer.
+    Windows and purchases are as in the module docstring: lines after ``as_of`` (by calendar
+    day) and lines without a customer or a date are left out, a missing amount counts as 0, and
+    a purchase is one ``order_id`` (one customer-day when the id is missing or the column
+    absent) whose lines sum to a positive amount.
+
+    Parameters
+    ----------
+    orders : DataFrame, LazyFrame, DuckDB relation or PySpark DataFrame
+        Clean orders: ``customer_id``, ``order_date``, ``amount`` and, if present, ``order_id``.
+        A pandas text date column is parsed with :func:`pandas.to_datetime`; other engines need
+        real dates.
+    as_of : str or Timestamp
+        The day the windows end on (included); its time of day is ignored.
+    months : int, default=12
+        Length of each window in calendar months.
+    customer_id_col, order_date_col, amount_col, order_id_col : str
+        Column names.
+
+    Returns
+    -------
+    DataFrame, LazyFrame, DuckDB relation or PySpark DataFrame
+        The same kind of object as ``orders`` (lazy inputs stay lazy), one row per customer with
+        a line up to ``as_of``, sorted by customer:
+
+        - ``customer_id_col`` – the customer;
+        - ``net_last_window`` – net amount in ``(as_of - months, as_of]`` (float);
+        - ``net_previous_window`` – net amount in ``(as_of - 2 × months, as_of - months]``;
+        - ``purchases`` – purchases over all history up to ``as_of`` (int);
+        - ``bought`` – whether any line up to ``as_of`` has a positive amount (bool).
+
+    Examples
+    --------
+    >>> orders = pd.DataFrame({"customer_id": ["A", "A", "A", "B"],
+    ...                        "order_id": ["o1", "o1", "o2", "o3"],
+    ...                        "order_date": pd.to_datetime(["2023-01-05", "2023-01-06",
+    ...                                                      "2024-03-01", "2024-07-01"]),
+    ...                        "amount": [100.0, -100.0, 50.0, 80.0]})
+    >>> purchase_stats(orders, as_of="2024-06-30")
+      customer_id  net_last_window  net_previous_window  purchases  bought
+    0           A             50.0                  0.0          1    True
+    """
+    if isinstance(months, bool) or not isinstance(months, int | np.integer) or months < 1:
+        raise ValueError(f"months must be a whole number of months >= 1; got {months!r}")
+    return _purchase_stats(
+        orders,
+        _as_of(as_of),
+        int(months),
+        where="purchase_stats",
+        customer_id_col=customer_id_col,
+        order_date_col=order_date_col,
+        amount_col=amount_col,
+        order_id_col=order_id_col,
+    )
+
+
+def _purchase_stats(
+    orders: Any,
     as_of: pd.Timestamp,
     months: int,
     *,
+    where: str,
     customer_id_col: str,
     order_date_col: str,
     amount_col: str,
     order_id_col: str,
-) -> pd.DataFrame:
+) -> Any:
+    frame = nw.from_native(orders)
+    schema = frame.collect_schema()
+    names = schema.names()
     require_columns(
-        orders.columns,
-        [customer_id_col, order_date_col, amount_col],
-        where="orders",
-        table="orders",
+        names, [customer_id_col, order_date_col, amount_col], where=where, table="orders"
     )
-    day = _day(orders[order_date_col])
-    keep = day.notna() & (day <= as_of) & orders[customer_id_col].notna()
-    cid = orders[customer_id_col][keep]
-    day = day[keep]
-    amount = pd.to_numeric(orders[amount_col][keep], errors="coerce").fillna(0.0)
-    start = as_of - pd.DateOffset(months=months)
-    before = as_of - pd.DateOffset(months=2 * months)
-    last = day > start
-    prev = (day > before) & ~last
-    frame = pd.DataFrame(
-        {
-            "cid": cid,
-            "last": amount.where(last, 0.0),
-            "prev": amount.where(prev, 0.0),
-            "key": _purchase_key(orders, keep, day, order_id_col),
-            "amount": amount,
-            "any": amount,
-        }
+    date_type = schema[order_date_col]
+    if not isinstance(date_type, nw.Datetime | nw.Date):
+        if not frame.implementation.is_pandas_like():
+            raise TypeError(
+                f"{where}: order_date_col {order_date_col!r} must hold datetimes or dates, got "
+                f"{date_type}; parse dates first, e.g. with analysis_kit.clean_table"
+            )
+        native = frame.to_native()
+        parsed = pd.to_datetime(native[order_date_col])
+        frame = nw.from_native(native.assign(**{order_date_col: parsed}))
+        date_type = frame.collect_schema()[order_date_col]
+    date = nw.col(order_date_col)
+    if isinstance(date_type, nw.Date):
+        date = date.cast(nw.Datetime("us"))
+    elif getattr(date_type, "time_zone", None):
+        date = date.dt.replace_time_zone(None)  # wall time, like the customers' dates
+    day = pd.Timedelta(days=1)
+    end = (as_of + day).to_pydatetime()
+    last_start = (as_of - pd.DateOffset(months=months) + day).to_pydatetime()
+    prev_start = (as_of - pd.DateOffset(months=2 * months) + day).to_pydatetime()
+    zero = nw.lit(0.0, dtype=nw.Float64)
+    lines = frame.select(
+        nw.col(customer_id_col),
+        date.alias(_DATE),
+        nw.col(amount_col).cast(nw.Float64).fill_null(0.0).alias(_AMT),
+        *([nw.col(order_id_col).alias(_OID)] if order_id_col in names else []),
+    ).filter(~nw.col(customer_id_col).is_null(), ~nw.col(_DATE).is_null())
+    lines = lines.filter(nw.col(_DATE) < nw.lit(end))
+    in_last = nw.col(_DATE) >= nw.lit(last_start)
+    in_prev = (nw.col(_DATE) >= nw.lit(prev_start)) & ~in_last
+    if order_id_col in names:
+        order_key = nw.col(_OID).cast(nw.String).fill_null("")
+        no_id = nw.col(_OID).is_null()
+    else:
+        order_key, no_id = nw.lit(""), nw.lit(True)
+    stamp = nw.col(_DATE)
+    day_key = (
+        stamp.dt.year().cast(nw.Int64) * 10_000
+        + stamp.dt.month().cast(nw.Int64) * 100
+        + stamp.dt.day().cast(nw.Int64)
     )
-    per_order = frame.groupby(["cid", "key"], sort=False)["amount"].sum()
-    purchases = (per_order > 0).groupby(level="cid", sort=False).sum()
-    stats = frame.groupby("cid", sort=False)[["last", "prev"]].sum()
-    stats["purchases"] = purchases.reindex(stats.index, fill_value=0)
-    stats["bought"] = frame.groupby("cid", sort=False)["any"].max() > 0
-    return stats
+    # Conditional values become columns before any group-by: the aggregations stay plain sums
+    # and maxima of columns, which every backend computes alike.
+    lines = lines.with_columns(
+        nw.when(in_last).then(nw.col(_AMT)).otherwise(zero).alias(_LAST),
+        nw.when(in_prev).then(nw.col(_AMT)).otherwise(zero).alias(_PREV),
+        _flag(nw.col(_AMT) > 0).alias(_POS),
+        order_key.alias(_OKEY),
+        nw.when(no_id).then(day_key).otherwise(nw.lit(-1, dtype=nw.Int64)).alias(_ODAY),
+    )
+    per_order = lines.group_by(customer_id_col, _OKEY, _ODAY).agg(nw.col(_AMT).sum())
+    counts = (
+        per_order.with_columns(_flag(nw.col(_AMT) > 0).alias(_BUY))
+        .group_by(customer_id_col)
+        .agg(nw.col(_BUY).sum().alias("purchases"))
+    )
+    totals = lines.group_by(customer_id_col).agg(
+        nw.col(_LAST).sum().alias("net_last_window"),
+        nw.col(_PREV).sum().alias("net_previous_window"),
+        nw.col(_POS).max(),
+    )
+    return (
+        totals.join(counts, on=customer_id_col, how="left")
+        .select(
+            nw.col(customer_id_col),
+            nw.col("net_last_window").cast(nw.Float64),
+            nw.col("net_previous_window").cast(nw.Float64),
+            nw.col("purchases").fill_null(0).cast(nw.Int64),
+            (nw.col(_POS) == 1).alias("bought"),
+        )
+        .sort(customer_id_col)
+        .to_native()
+    )
 
 
-def _purchase_key(
-    orders: pd.DataFrame, keep: pd.Series, day: pd.Series, order_id_col: str
-) -> pd.Series:
-    """Return the order id of each kept line, or its day when the id is missing or absent."""
-    by_day = "day:" + day.dt.strftime("%Y-%m-%d")
-    if order_id_col not in orders.columns:
-        return by_day
-    ids = orders[order_id_col][keep].astype("object")
-    return ids.where(ids.notna(), by_day)
+def _flag(condition: Any) -> Any:
+    """Return 1 where ``condition`` holds, else 0 (Int64), as a narwhals expression."""
+    return nw.when(condition).then(nw.lit(1, dtype=nw.Int64)).otherwise(nw.lit(0, dtype=nw.Int64))
+
+
+def _to_pandas(frame: Any) -> pd.DataFrame:
+    """Return ``frame`` as pandas (Polars, DuckDB, PySpark and lazy frames are collected)."""
+    if isinstance(frame, pd.DataFrame):
+        return frame
+    data = nw.from_native(frame)
+    if isinstance(data, nw.LazyFrame):
+        data = data.collect()
+    return data.to_pandas()
 
 
 def _size_tier(employees: pd.Series, rules: Mapping[str, Any]) -> tuple[pd.Series, pd.Series]:
@@ -281,7 +416,7 @@ def _size_tier(employees: pd.Series, rules: Mapping[str, Any]) -> tuple[pd.Serie
 def apply_tags(
     customers: pd.DataFrame,
     *,
-    orders: pd.DataFrame | None = None,
+    orders: Any = None,
     followups: pd.DataFrame | None = None,
     as_of: str | pd.Timestamp,
     rules: Mapping[str, Any] | None = None,
@@ -328,8 +463,10 @@ def apply_tags(
     ----------
     customers : DataFrame
         Clean customers, one row per customer.
-    orders : DataFrame, optional
+    orders : DataFrame, LazyFrame, DuckDB relation or PySpark DataFrame, optional
         Clean orders: ``customer_id``, ``order_date``, ``amount`` and, if present, ``order_id``.
+        Aggregated per customer by :func:`purchase_stats` on the engine they come in (pandas,
+        Polars, DuckDB or PySpark); only the small per-customer result is collected.
     followups : DataFrame, optional
         Clean follow-ups: ``customer_id``, ``followup_date``.
     as_of : str or Timestamp
@@ -434,17 +571,20 @@ def apply_tags(
 
     # purchases
     if orders is not None:
-        stats = _order_stats(
-            orders,
-            as_of,
-            months,
-            customer_id_col=customer_id_col,
-            order_date_col=order_date_col,
-            amount_col=amount_col,
-            order_id_col=order_id_col,
-        )
-        last12 = _map_by_id(ids, stats["last"], 0.0).astype("float64")
-        prev12 = _map_by_id(ids, stats["prev"], 0.0).astype("float64")
+        stats = _to_pandas(
+            _purchase_stats(
+                orders,
+                as_of,
+                months,
+                where="orders",
+                customer_id_col=customer_id_col,
+                order_date_col=order_date_col,
+                amount_col=amount_col,
+                order_id_col=order_id_col,
+            )
+        ).set_index(customer_id_col)
+        last12 = _map_by_id(ids, stats["net_last_window"], 0.0).astype("float64")
+        prev12 = _map_by_id(ids, stats["net_previous_window"], 0.0).astype("float64")
         purchases = _map_by_id(ids, stats["purchases"], 0).astype("int64")
         repeat = (purchases - 1).clip(lower=0)
         bought = _map_by_id(ids, stats["bought"], False).astype(bool)
