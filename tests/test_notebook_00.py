@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-import nbformat
 import pandas as pd
 import pytest
+from notebook_checks import people_names, stderr_of
 
 import analysis_kit as ak
 from analysis_kit.clustering import cluster_customers
@@ -20,24 +20,6 @@ from analysis_kit.tagging import apply_tags, call_list
 pytestmark = pytest.mark.notebook
 
 TABLES = ("customers", "orders", "followups", "stages")
-
-
-def _stderr_of(executed) -> str:
-    nb = nbformat.read(executed, as_version=4)
-    return "".join(
-        o.get("text", "")
-        for c in nb.cells
-        for o in c.get("outputs", [])
-        if o.get("name") == "stderr" or o.get("output_type") == "error"
-    )
-
-
-def _names(cleaned_sample) -> list[str]:
-    clean = cleaned_sample.clean_dir
-    customers = pd.read_parquet(clean / "customers.parquet")
-    owners = [pd.read_parquet(clean / f"{t}.parquet")["owner"] for t in ("stages", "orders")]
-    names = pd.concat([customers["contact_name"], customers["owner"], *owners]).dropna()
-    return list(names.str.split("; ").explode().str.strip().unique())
 
 
 def _direct(data_dir, as_of: str, lang: str) -> dict:
@@ -124,11 +106,11 @@ def test_quickstart_matches_notebook_01_and_plain_loops(cleaned_sample, default_
 
 def test_quickstart_report_is_clean(cleaned_sample, default_run):
     out, _ = default_run
-    assert "Glyph" not in _stderr_of(out / "00_quickstart.ipynb")
+    assert "Glyph" not in stderr_of(out / "00_quickstart.ipynb")
     html = (out / "00_quickstart.html").read_text(encoding="utf-8")
     assert "<title>00 快速上手 Quickstart</title>" in html
     assert "read_table(" not in html  # no code in the report
-    assert find_unmasked(html, names=_names(cleaned_sample)) == []
+    assert find_unmasked(html, names=people_names(cleaned_sample.clean_dir)) == []
     assert sorted(p.name for p in out.iterdir() if p.suffix == ".parquet") == []
 
 
@@ -157,9 +139,9 @@ def test_quickstart_with_overridden_parameters(cleaned_sample, tmp_path):
     assert recorded["funnel_reached"] == _furthest_counts(stages, march)
     orders = pd.read_parquet(cleaned_sample.clean_dir / "orders.parquet")
     assert recorded["revenue"] == pytest.approx(_revenue(orders, march), abs=0.01)
-    assert "Glyph" not in _stderr_of(tmp_path / "00_quickstart.ipynb")
+    assert "Glyph" not in stderr_of(tmp_path / "00_quickstart.ipynb")
     html = (tmp_path / "00_quickstart.html").read_text(encoding="utf-8")
-    assert find_unmasked(html, names=_names(cleaned_sample)) == []
+    assert find_unmasked(html, names=people_names(cleaned_sample.clean_dir)) == []
 
 
 def test_quickstart_skips_an_export_without_the_sample_files(cleaned_sample, tmp_path):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-import nbformat
 import pandas as pd
 import pytest
+from notebook_checks import people_names, stderr_of
 
 from analysis_kit.funnel import FUNNEL_PRESETS
 from analysis_kit.privacy import find_unmasked
@@ -16,24 +16,6 @@ pytestmark = pytest.mark.notebook
 
 AS_OF = pd.Timestamp("2024-06-30")
 TEMPLATE = list(FUNNEL_PRESETS["template"])
-
-
-def _stderr_of(executed) -> str:
-    nb = nbformat.read(executed, as_version=4)
-    return "".join(
-        o.get("text", "")
-        for c in nb.cells
-        for o in c.get("outputs", [])
-        if o.get("name") == "stderr" or o.get("output_type") == "error"
-    )
-
-
-def _names(cleaned_sample) -> list[str]:
-    clean = cleaned_sample.clean_dir
-    customers = pd.read_parquet(clean / "customers.parquet")
-    owners = [pd.read_parquet(clean / f"{t}.parquet")["owner"] for t in ("stages", "orders")]
-    names = pd.concat([customers["contact_name"], customers["owner"], *owners]).dropna()
-    return list(names.str.split("; ").explode().str.strip().unique())
 
 
 def _history(cleaned_sample) -> pd.DataFrame:
@@ -137,9 +119,9 @@ def test_funnel_notebook_counts_match_a_loop(cleaned_sample, default_run):
 
 def test_funnel_notebook_report_is_clean(cleaned_sample, default_run):
     out, _ = default_run
-    assert "Glyph" not in _stderr_of(out / "05_sales_funnel.ipynb")
+    assert "Glyph" not in stderr_of(out / "05_sales_funnel.ipynb")
     html = (out / "05_sales_funnel.html").read_text(encoding="utf-8")
-    assert find_unmasked(html, names=_names(cleaned_sample)) == []
+    assert find_unmasked(html, names=people_names(cleaned_sample.clean_dir)) == []
     assert (out / "stage_funnel.csv").exists() and (out / "channel_roi.csv").exists()
 
 
@@ -175,6 +157,6 @@ def test_funnel_notebook_with_overridden_parameters(cleaned_sample, tmp_path):
     assert recorded["weighted_pipeline"] == pytest.approx(weighted, abs=0.01)
     _check_roi(recorded["roi"], _roi(cleaned_sample, year=2024))
     assert recorded["event_funnel"]["window_days"] == 7
-    assert "Glyph" not in _stderr_of(tmp_path / "05_sales_funnel.ipynb")
+    assert "Glyph" not in stderr_of(tmp_path / "05_sales_funnel.ipynb")
     html = (tmp_path / "05_sales_funnel.html").read_text(encoding="utf-8")
-    assert find_unmasked(html, names=_names(cleaned_sample)) == []
+    assert find_unmasked(html, names=people_names(cleaned_sample.clean_dir)) == []

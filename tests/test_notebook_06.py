@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from notebook_checks import people_names, stderr_of
 
 from analysis_kit.privacy import find_unmasked
 from analysis_kit.reports import run_report
@@ -13,26 +14,6 @@ from analysis_kit.reports import run_report
 pytestmark = pytest.mark.notebook
 
 AS_OF = pd.Timestamp("2024-06-30")
-
-
-def _stderr_of(executed) -> str:
-    import nbformat
-
-    nb = nbformat.read(executed, as_version=4)
-    return "".join(
-        o.get("text", "")
-        for c in nb.cells
-        for o in c.get("outputs", [])
-        if o.get("name") == "stderr" or o.get("output_type") == "error"
-    )
-
-
-def _names(clean_dir) -> list[str]:
-    customers = pd.read_parquet(clean_dir / "customers.parquet")
-    orders = pd.read_parquet(clean_dir / "orders.parquet")
-    targets = pd.read_parquet(clean_dir / "targets.parquet")
-    names = pd.concat([customers["contact_name"], orders["owner"], targets["owner"]]).dropna()
-    return names.str.split("; ").explode().str.strip().unique().tolist()
 
 
 def _orders(clean_dir) -> pd.DataFrame:
@@ -109,11 +90,11 @@ def test_sales_notebook_matches_an_independent_computation(cleaned_sample, defau
 
 def test_sales_notebook_report_is_clean(cleaned_sample, default_run):
     out, _ = default_run
-    assert "Glyph" not in _stderr_of(out / "06_sales_performance.ipynb")
+    assert "Glyph" not in stderr_of(out / "06_sales_performance.ipynb")
     html = (out / "06_sales_performance.html").read_text(encoding="utf-8")
     assert "<title>06 销售业绩 Sales performance</title>" in html
     assert "team_performance(" not in html  # no code in the report
-    assert find_unmasked(html, names=_names(cleaned_sample.clean_dir)) == []
+    assert find_unmasked(html, names=people_names(cleaned_sample.clean_dir)) == []
 
 
 def test_sales_notebook_with_overridden_parameters(cleaned_sample, tmp_path):
@@ -145,7 +126,7 @@ def test_sales_notebook_with_overridden_parameters(cleaned_sample, tmp_path):
     assert recorded["team_period"] == "2024Q1"
     assert recorded["attainment"] == pytest.approx(expected, abs=1e-4)
     assert recorded["decomposed_total"] == 1_000_000
-    assert "Glyph" not in _stderr_of(tmp_path / "06_sales_performance.ipynb")
+    assert "Glyph" not in stderr_of(tmp_path / "06_sales_performance.ipynb")
     html = (tmp_path / "06_sales_performance.html").read_text(encoding="utf-8")
-    assert find_unmasked(html, names=_names(cleaned_sample.clean_dir)) == []
+    assert find_unmasked(html, names=people_names(cleaned_sample.clean_dir)) == []
     assert np.isfinite(recorded["total_revenue"])

@@ -6,9 +6,9 @@ import itertools
 import json
 import math
 
-import nbformat
 import pandas as pd
 import pytest
+from notebook_checks import people_names, stderr_of
 
 from analysis_kit.privacy import find_unmasked
 from analysis_kit.reports import run_report
@@ -17,24 +17,6 @@ from analysis_kit.rfm import rfm_segments, rfm_summary
 pytestmark = pytest.mark.notebook
 
 AS_OF = pd.Timestamp("2024-06-30")  # a Sunday: the last day of its week
-
-
-def _stderr_of(executed) -> str:
-    nb = nbformat.read(executed, as_version=4)
-    return "".join(
-        o.get("text", "")
-        for c in nb.cells
-        for o in c.get("outputs", [])
-        if o.get("name") == "stderr" or o.get("output_type") == "error"
-    )
-
-
-def _names(cleaned_sample) -> list[str]:
-    clean = cleaned_sample.clean_dir
-    customers = pd.read_parquet(clean / "customers.parquet")
-    orders = pd.read_parquet(clean / "orders.parquet")
-    names = pd.concat([customers["contact_name"], customers["owner"], orders["owner"]]).dropna()
-    return list(names.str.split("; ").explode().str.strip().unique())
 
 
 def _orders(cleaned_sample) -> pd.DataFrame:
@@ -218,13 +200,13 @@ def test_rules_and_suggestions(cleaned_sample, default_run):
 
 def test_report_has_no_unmasked_names_and_no_missing_glyph(cleaned_sample, default_run):
     out, _ = default_run
-    names = _names(cleaned_sample)
+    names = people_names(cleaned_sample.clean_dir)
     html = (out / "07_clv_cross_sell.html").read_text(encoding="utf-8")
     assert "<title>07 客户终身价值与交叉销售 CLV and cross-sell</title>" in html
     assert find_unmasked(html, names=names) == []
     for csv in ("clv_protect.csv", "cross_sell.csv"):
         assert find_unmasked((out / csv).read_text(encoding="utf-8-sig"), names=names) == []
-    assert "Glyph" not in _stderr_of(out / "07_clv_cross_sell.ipynb")
+    assert "Glyph" not in stderr_of(out / "07_clv_cross_sell.ipynb")
 
 
 def test_overridden_parameters(cleaned_sample, tmp_path):
@@ -264,6 +246,6 @@ def test_overridden_parameters(cleaned_sample, tmp_path):
     assert values == sorted(values, reverse=True)
     rest = members & set(clv.index) - set(protect)
     assert all(clv.loc[c, "clv_2m"] <= values[-1] for c in rest)
-    assert "Glyph" not in _stderr_of(tmp_path / "07_clv_cross_sell.ipynb")
+    assert "Glyph" not in stderr_of(tmp_path / "07_clv_cross_sell.ipynb")
     html = (tmp_path / "07_clv_cross_sell.html").read_text(encoding="utf-8")
-    assert find_unmasked(html, names=_names(cleaned_sample)) == []
+    assert find_unmasked(html, names=people_names(cleaned_sample.clean_dir)) == []

@@ -4,6 +4,7 @@ import json
 
 import pandas as pd
 import pytest
+from notebook_checks import stderr_of
 
 import analysis_kit as ak
 from analysis_kit.cli import main
@@ -118,18 +119,6 @@ def test_cli_template_and_bad_arguments(tmp_path, capsys):
     assert "unknown parameters" in capsys.readouterr().err
 
 
-def _stderr_of(executed) -> str:
-    import nbformat
-
-    nb = nbformat.read(executed, as_version=4)
-    return "".join(
-        o.get("text", "")
-        for c in nb.cells
-        for o in c.get("outputs", [])
-        if o.get("name") == "stderr" or o.get("output_type") == "error"
-    )
-
-
 def test_rfm_notebook_segments_every_buying_customer(report):
     out, metrics = report
     recorded = metrics["03_rfm_segmentation"]
@@ -141,7 +130,7 @@ def test_rfm_notebook_segments_every_buying_customer(report):
     assert recorded["scheme"] == "cn8"
     segments = pd.read_csv(out / "rfm_segments.csv")
     assert len(segments) == recorded["customers"]
-    assert "Glyph" not in _stderr_of(out / "03_rfm_segmentation.ipynb")
+    assert "Glyph" not in stderr_of(out / "03_rfm_segmentation.ipynb")
 
 
 def test_rfm_notebook_with_overridden_parameters(report, tmp_path):
@@ -157,7 +146,7 @@ def test_rfm_notebook_with_overridden_parameters(report, tmp_path):
 
     labels = {v["zh"] for v in CLASSIC_SEGMENTS.values()}
     assert set(recorded["segments"]) <= labels
-    assert "Glyph" not in _stderr_of(tmp_path / "03_rfm_segmentation.ipynb")
+    assert "Glyph" not in stderr_of(tmp_path / "03_rfm_segmentation.ipynb")
 
 
 def test_profile_notebook_tags_match_an_independent_count(report):
@@ -202,7 +191,7 @@ def test_clustering_notebook_groups_every_customer(report):
     assert sum(recorded["clusters"].values()) == recorded["customers"]
     assert len(recorded["clusters"]) == recorded["k"]
     assert -1 <= recorded["silhouette"] <= 1
-    assert "Glyph" not in _stderr_of(out / "04_customer_clustering.ipynb")
+    assert "Glyph" not in stderr_of(out / "04_customer_clustering.ipynb")
 
 
 def test_clustering_notebook_with_a_fixed_k(report, tmp_path):
