@@ -21,12 +21,10 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
+from _harness import RESULTS, ROOT, peak_mb
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
 GOAL_SECONDS = 60.0
 
 
@@ -50,14 +48,6 @@ def _features(n: int, seed: int):
     return frame
 
 
-def _peak_mb() -> float:
-    with open("/proc/self/status", encoding="ascii") as fh:
-        for line in fh:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def _child(n: int, seed: int) -> dict:
     from analysis_kit.clustering import cluster_customers
 
@@ -68,7 +58,7 @@ def _child(n: int, seed: int) -> dict:
     return {
         "customers": n,
         "seconds": round(seconds, 2),
-        "peak_mb": round(_peak_mb(), 1),
+        "peak_mb": round(peak_mb(), 1),
         "k": int(result.k),
         "silhouette": {
             int(k): round(float(v), 4) for k, v in result.silhouette["silhouette"].items()

@@ -40,16 +40,22 @@ import json
 import math
 import os
 import platform
-import resource
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from _harness import (
+    RESULTS,
+    ROOT,
+    duckdb_connection,
+    fmt,
+    generated_input,
+    run_child,
+)
+from _harness import (
+    peak_mb as peak_memory_mb,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
 CONTENDERS = ("pandas", "polars", "duckdb", "sql")
 STEPS = ("view", "cart", "purchase")
 EVENT_NAMES = ("view", "cart", "purchase", "other")
@@ -113,18 +119,6 @@ FROM best
 # ---------------------------------------------------------------------------------------------
 
 
-def _input_file(rows: int, seed: int) -> Path:
-    """Generate the events once and keep them as Parquet, so every contender reads the same."""
-    path = RESULTS / f"events_{rows}_{seed}.parquet"
-    if not path.exists():
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        start = time.perf_counter()
-        command = [sys.executable, __file__, "--child", "generate"]
-        subprocess.run(command + ["--rows", str(rows), "--seed", str(seed)], check=True)
-        print(f"generated {path.name} in {time.perf_counter() - start:.1f} s", flush=True)
-    return path
-
-
 def _generate(rows: int, seed: int, path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -157,26 +151,6 @@ def _generate(rows: int, seed: int, path: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 # Children
 # ---------------------------------------------------------------------------------------------
-
-
-def _mb() -> float:
-    """Peak resident memory of this process so far, in MB (Linux ``VmHWM``; else ru_maxrss)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _duckdb(memory: str):
-    import duckdb
-
-    con = duckdb.connect()
-    con.execute(f"SET memory_limit = '{memory}'")
-    con.execute(f"SET threads = {len(os.sched_getaffinity(0))}")
-    return con
 
 
 def _sql_table(row: dict) -> list[dict]:
@@ -225,10 +199,10 @@ def _child(which: str, path: Path, repeat: int, memory: str) -> dict:
     elif which == "polars":
         data = pl.scan_parquet(path)
     else:
-        con = _duckdb(memory)
+        con = duckdb_connection(memory)
         data = con.read_parquet(str(path)) if which == "duckdb" else None
     read_s = time.perf_counter() - start
-    input_mb = _mb()
+    input_mb = peak_memory_mb()
 
     def run() -> list[dict]:
         if which == "sql":
@@ -252,7 +226,7 @@ def _child(which: str, path: Path, repeat: int, memory: str) -> dict:
         start = time.perf_counter()
         result = run()
         times.append(time.perf_counter() - start)
-    peak_mb = _mb()
+    peak_mb = peak_memory_mb()
     clean = [
         {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
         for row in result
@@ -299,20 +273,17 @@ def _compare(reference: list[dict], other: list[dict]) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _run_child(which: str, args: argparse.Namespace) -> dict:
-    command = [sys.executable, __file__, "--child", which, "--rows", str(args.rows)]
-    command += ["--seed", str(args.seed), "--repeat", str(args.repeat)]
-    command += ["--duckdb-memory", args.duckdb_memory]
-    proc = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
-    lines = proc.stdout.strip().splitlines()
-    if proc.returncode != 0 or not lines:
-        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"which": which, "error": f"exit {proc.returncode}: {tail}"}
-    return json.loads(lines[-1])
-
-
-def _fmt(value: float | None, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
+def _child_arguments(args: argparse.Namespace) -> list[str]:
+    return [
+        "--rows",
+        str(args.rows),
+        "--seed",
+        str(args.seed),
+        "--repeat",
+        str(args.repeat),
+        "--duckdb-memory",
+        args.duckdb_memory,
+    ]
 
 
 def main() -> None:
@@ -329,7 +300,7 @@ def main() -> None:
         _generate(args.rows, args.seed, path.with_suffix(".tmp"))
         path.with_suffix(".tmp").rename(path)
         return
-    path = _input_file(args.rows, args.seed)
+    path = generated_input(__file__, "events", args.rows, args.seed)
     if args.child:
         print(json.dumps(_child(args.child, path, args.repeat, args.duckdb_memory)))
         return
@@ -346,7 +317,7 @@ def main() -> None:
     )
     results: dict[str, dict] = {}
     for which in args.only or CONTENDERS:
-        results[which] = r = _run_child(which, args)
+        results[which] = r = run_child(__file__, which, _child_arguments(args))
         if "error" in r:
             print(f"  {which}: {r['error']}", flush=True)
         else:
@@ -391,11 +362,11 @@ def main() -> None:
             continue
         table = r["table"]
         print(
-            f"{which:10s} {_fmt(r['read_s'], '7.2f')} {_fmt(r['seconds'], '9.2f')} "
-            f"{_fmt(r['input_mb'], '9,.0f')} {_fmt(r['peak_mb'], '8,.0f')} "
+            f"{which:10s} {fmt(r['read_s'], '7.2f')} {fmt(r['seconds'], '9.2f')} "
+            f"{fmt(r['input_mb'], '9,.0f')} {fmt(r['peak_mb'], '8,.0f')} "
             + " ".join(f"{row['reached']:10,d}" for row in table)
-            + f" {_fmt(table[1]['mean_seconds_from_previous'], '11,.1f')}"
-            + f" {_fmt(table[1]['median_seconds_from_previous'], '13,.1f')}"
+            + f" {fmt(table[1]['mean_seconds_from_previous'], '11,.1f')}"
+            + f" {fmt(table[1]['median_seconds_from_previous'], '13,.1f')}"
         )
     print()
     for name, diffs in checks.items():

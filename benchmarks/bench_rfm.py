@@ -47,16 +47,22 @@ import argparse
 import json
 import os
 import platform
-import resource
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from _harness import (
+    RESULTS,
+    ROOT,
+    duckdb_connection,
+    fmt,
+    generated_input,
+    run_child,
+)
+from _harness import (
+    peak_mb as peak_memory_mb,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
 DAYS = ("pandas", "polars", "duckdb", "sql")
 LIFETIMES = ("pandas_lifetimes", "lifetimes")
 CONTENDERS = DAYS + LIFETIMES
@@ -95,19 +101,6 @@ ORDER BY customer_id
 # ---------------------------------------------------------------------------------------------
 # Data
 # ---------------------------------------------------------------------------------------------
-
-
-def _input_file(rows: int, seed: int) -> Path:
-    """Generate the order lines once and keep them as Parquet, so every contender reads the same."""
-    path = RESULTS / f"orders_{rows}_{seed}.parquet"
-    if not path.exists():
-        # In a child process of its own, so the parent stays small while the contenders run.
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        start = time.perf_counter()
-        command = [sys.executable, __file__, "--child", "generate"]
-        subprocess.run(command + ["--rows", str(rows), "--seed", str(seed)], check=True)
-        print(f"generated {path.name} in {time.perf_counter() - start:.1f} s", flush=True)
-    return path
 
 
 def _generate(rows: int, seed: int, path: Path) -> None:
@@ -160,30 +153,6 @@ def _generate(rows: int, seed: int, path: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def _mb() -> float:
-    """Peak resident memory of this process so far, in MB.
-
-    Linux's ``VmHWM`` starts afresh at ``exec``; ``ru_maxrss`` does not (a child started from a
-    big parent would report the parent's peak), so it is only the fallback.
-    """
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _duckdb(memory: str):
-    import duckdb
-
-    con = duckdb.connect()
-    con.execute(f"SET memory_limit = '{memory}'")
-    con.execute(f"SET threads = {len(os.sched_getaffinity(0))}")
-    return con
-
-
 def _child(which: str, path: Path, out: Path, as_of: str, repeat: int, memory: str) -> dict:
     """Run one contender: read (timed apart), summarise ``repeat`` times, write the result."""
     if which == "lifetimes":
@@ -206,10 +175,10 @@ def _child(which: str, path: Path, out: Path, as_of: str, repeat: int, memory: s
     elif which == "polars":
         data = pl.scan_parquet(path)
     else:
-        con = _duckdb(memory)
+        con = duckdb_connection(memory)
         data = con.read_parquet(str(path)) if which == "duckdb" else None
     read_s = time.perf_counter() - start
-    input_mb = _mb()
+    input_mb = peak_memory_mb()
 
     def run():
         if which == "pandas":
@@ -237,7 +206,7 @@ def _child(which: str, path: Path, out: Path, as_of: str, repeat: int, memory: s
         start = time.perf_counter()
         result = run()
         times.append(time.perf_counter() - start)
-    peak_mb = _mb()
+    peak_mb = peak_memory_mb()
     if which == "polars":
         result.write_parquet(out)
     else:
@@ -318,20 +287,19 @@ def _sorted(con, out: Path) -> bool:
 # ---------------------------------------------------------------------------------------------
 
 
-def _run_child(which: str, args: argparse.Namespace) -> dict:
-    command = [sys.executable, __file__, "--child", which, "--rows", str(args.rows)]
-    command += ["--seed", str(args.seed), "--as-of", args.as_of, "--repeat", str(args.repeat)]
-    command += ["--duckdb-memory", args.duckdb_memory]
-    proc = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
-    lines = proc.stdout.strip().splitlines()
-    if proc.returncode != 0 or not lines:
-        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"which": which, "error": f"exit {proc.returncode}: {tail}"}
-    return json.loads(lines[-1])
-
-
-def _fmt(value: float | None, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
+def _child_arguments(args: argparse.Namespace) -> list[str]:
+    return [
+        "--rows",
+        str(args.rows),
+        "--seed",
+        str(args.seed),
+        "--as-of",
+        args.as_of,
+        "--repeat",
+        str(args.repeat),
+        "--duckdb-memory",
+        args.duckdb_memory,
+    ]
 
 
 def main() -> None:
@@ -349,7 +317,7 @@ def main() -> None:
         _generate(args.rows, args.seed, path.with_suffix(".tmp"))
         path.with_suffix(".tmp").rename(path)
         return
-    path = _input_file(args.rows, args.seed)
+    path = generated_input(__file__, "orders", args.rows, args.seed)
     out = {w: RESULTS / f"rfm_{args.rows}_{args.seed}_{w}.parquet" for w in CONTENDERS}
     if args.child:
         record = _child(
@@ -372,7 +340,7 @@ def main() -> None:
     results: dict[str, dict] = {}
     for which in args.only or CONTENDERS:
         out[which].unlink(missing_ok=True)
-        results[which] = r = _run_child(which, args)
+        results[which] = r = run_child(__file__, which, _child_arguments(args))
         if "skipped" in r or "error" in r:
             print(f"  {which}: {r.get('skipped') or r.get('error')}", flush=True)
         else:
@@ -451,10 +419,10 @@ def main() -> None:
             continue
         c = r["checksums"]
         print(
-            f"{which:17s} {_fmt(r['read_s'], '7.2f')} {_fmt(r['seconds'], '9.2f')} "
-            f"{_fmt(r['input_mb'], '9,.0f')} {_fmt(r['peak_mb'], '8,.0f')} "
-            f"{_fmt(c['customers'], '10,.0f')} {_fmt(c['sum_frequency'], '12,.0f')} "
-            f"{_fmt(c['sum_monetary'], '17,.2f')} {_fmt(c['sum_recency'], '14,.0f')}"
+            f"{which:17s} {fmt(r['read_s'], '7.2f')} {fmt(r['seconds'], '9.2f')} "
+            f"{fmt(r['input_mb'], '9,.0f')} {fmt(r['peak_mb'], '8,.0f')} "
+            f"{fmt(c['customers'], '10,.0f')} {fmt(c['sum_frequency'], '12,.0f')} "
+            f"{fmt(c['sum_monetary'], '17,.2f')} {fmt(c['sum_recency'], '14,.0f')}"
         )
     print()
     for name, check in checks.items():
