@@ -12,11 +12,13 @@ from sklearn.metrics import adjusted_rand_score, silhouette_score
 
 from analysis_kit.clustering import (
     CLUSTER_NAME_RULES,
+    SILHOUETTE_CHUNK,
     ClippedLog1p,
     ClusteringError,
     ClusterResult,
     cluster_customers,
     name_clusters,
+    silhouette_scores,
 )
 from analysis_kit.errors import AnalysisKitError, SchemaError
 
@@ -359,6 +361,7 @@ def test_custom_rules_and_role_columns():
         ({"k_range": (5, 3)}, r"k_range must be two ints .* got \(5, 3\)"),
         ({"random_state": 1.5}, "random_state must be an int or None; got 1.5"),
         ({"sample_size": 5}, "sample_size must be an int >= 10; got 5"),
+        ({"k_sample_size": 9}, "k_sample_size must be an int >= 10 or None; got 9"),
         ({"minibatch_above": -1}, "minibatch_above must be an int >= 0 or None; got -1"),
         ({"k": 300}, r"k=300 is too many for features with 260 rows .* at most 259"),
         ({"name_rules": [{"name_zh": "x"}]}, r"name_rules\[0\] must be a mapping"),
@@ -414,3 +417,62 @@ def test_clipped_log1p_transformer():
     assert X.loc[0, "a"] == -1.0  # input untouched
     with pytest.raises(SchemaError, match="missing columns: b"):
         step.transform(X[["a"]])
+
+
+# --- silhouette and choosing k on a sample -------------------------------------------------------
+
+
+def test_silhouette_scores_match_scikit_learn():
+    rng = np.random.default_rng(3)
+    X = np.vstack([rng.normal(c, 1.0, size=(700, 3)) for c in (0.0, 3.0, 9.0)])
+    labelings = [KMeans(k, n_init=3, random_state=0).fit_predict(X) for k in (2, 3, 4, 5)]
+    labelings.append(np.where(np.arange(len(X)) == 7, 9, labelings[1]))  # gap, one lonely point
+    ours = silhouette_scores(X, labelings)
+    theirs = [silhouette_score(X, lab) for lab in labelings]
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-9)
+    # More rows than one block, so the blocks are stitched together correctly.
+    assert len(X) > SILHOUETTE_CHUNK
+
+
+def test_silhouette_scores_undefined_labelings_are_nan():
+    X = np.arange(8.0).reshape(4, 2)
+    scores = silhouette_scores(X, [np.zeros(4, int), np.arange(4), np.array([0, 0, 1, 1])])
+    assert np.isnan(scores[0]) and np.isnan(scores[1])
+    assert scores[2] == pytest.approx(silhouette_score(X, [0, 0, 1, 1]))
+
+
+def test_k_is_chosen_on_a_sample_and_fitted_on_every_row(blobs):
+    features, truth = blobs
+    res = cluster_customers(features, k_sample_size=120, sample_size=60, k_range=(2, 5))
+    assert any("k chosen on a sample of 120 of 260 rows" in n for n in res.notes)
+    assert any("Silhouette computed on a sample of 60 of 120 rows" in n for n in res.notes)
+    assert res.k == 3
+    # Every customer is labelled by the fit on all rows, and the pipeline agrees with the labels.
+    assert adjusted_rand_score(truth, res.labels) == 1.0
+    assert res.profiles["size"].sum() == 260
+    assert (res.pipeline.predict(features[res.columns]) == res.labels.to_numpy()).all()
+    # Row order does not change the sample (drawn from rows in customer-id order).
+    again = cluster_customers(
+        features.sample(frac=1, random_state=1), k_sample_size=120, sample_size=60, k_range=(2, 5)
+    )
+    pd.testing.assert_frame_equal(res.silhouette, again.silhouette)
+    pd.testing.assert_series_equal(res.labels, again.labels.loc[res.labels.index])
+    # The table's inertia is the sample's: the full data's is larger.
+    full = cluster_customers(features, k_sample_size=None, k_range=(2, 5))
+    assert res.silhouette.loc[3, "inertia"] < full.silhouette.loc[3, "inertia"]
+
+
+def test_sampled_choice_matches_the_full_sweep_on_separated_groups():
+    rng = np.random.default_rng(5)
+    centres = np.array([[5.0, 2.0, 8.0], [60.0, 9.0, 11.0], [300.0, 1.0, 6.0], [30.0, 25.0, 12.5]])
+    group = rng.integers(0, 4, 4000)
+    values = centres[group] * rng.lognormal(0.0, 0.08, size=(4000, 3))
+    features = pd.DataFrame(
+        {"recency": values[:, 0], "frequency": values[:, 1], "monetary": np.exp(values[:, 2])},
+        index=[f"C{i:05d}" for i in range(4000)],
+    )
+    sampled = cluster_customers(features, k_sample_size=800, k_range=(2, 7))
+    exact = cluster_customers(features, k_sample_size=None, k_range=(2, 7))
+    assert sampled.k == exact.k == 4
+    assert adjusted_rand_score(exact.labels, sampled.labels) == 1.0
+    assert adjusted_rand_score(group, sampled.labels) == 1.0
