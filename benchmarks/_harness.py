@@ -17,6 +17,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
+#: Where DuckDB spills when a query needs more than its memory limit.
+SPILL = RESULTS / "duckdb_spill"
+#: The issue's goals for the engines: DuckDB and Polars inputs within this factor of the
+#: hand-written SQL ...
+GOAL_SQL = 1.3
+#: ... and the out-of-core engines (DuckDB, Polars, the SQL query) under this peak memory.
+GOAL_PEAK_MB = 4096
 
 
 def peak_mb() -> float:
@@ -35,13 +42,54 @@ def peak_mb() -> float:
 
 
 def duckdb_connection(memory: str):
-    """Open a DuckDB connection with ``memory_limit`` set and one thread per available core."""
+    """Open a DuckDB connection: ``memory_limit``, one thread per core, spilling to :data:`SPILL`."""
     import duckdb
 
+    SPILL.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     con.execute(f"SET memory_limit = '{memory}'")
     con.execute(f"SET threads = {len(os.sched_getaffinity(0))}")
+    con.execute(f"SET temp_directory = '{SPILL}'")
     return con
+
+
+def engine_goals(results: dict[str, dict]) -> dict[str, dict]:
+    """Return the goals every engine benchmark checks, from the contenders' records.
+
+    ``duckdb`` and ``polars`` seconds within :data:`GOAL_SQL` of ``sql``; the peak memory of
+    ``duckdb``, ``polars`` and ``sql`` under :data:`GOAL_PEAK_MB`. Each goal is a dict with
+    ``value``, ``unit``, ``goal`` and ``met``; contenders that did not run are left out.
+    """
+    goals: dict[str, dict] = {}
+    sql = results.get("sql", {}).get("seconds")
+    for which in ("duckdb", "polars"):
+        seconds = results.get(which, {}).get("seconds")
+        if seconds and sql:
+            ratio = seconds / sql
+            goals[f"{which} vs sql"] = {
+                "value": ratio,
+                "unit": "x",
+                "goal": f"<= {GOAL_SQL}x the SQL time",
+                "met": ratio <= GOAL_SQL,
+            }
+    for which in ("duckdb", "polars", "sql"):
+        peak = results.get(which, {}).get("peak_mb")
+        if peak:
+            goals[f"{which} peak memory"] = {
+                "value": peak,
+                "unit": " MB",
+                "goal": f"< {GOAL_PEAK_MB:,d} MB",
+                "met": peak < GOAL_PEAK_MB,
+            }
+    return goals
+
+
+def print_goals(goals: dict[str, dict]) -> None:
+    """Print one ``goal PASS|MISS`` line per goal."""
+    for name, goal in goals.items():
+        verdict = "PASS" if goal["met"] else "MISS"
+        value = f"{goal['value']:,.2f}" if goal["unit"] != " MB" else f"{goal['value']:,.0f}"
+        print(f"goal {verdict}  {name}: {value}{goal['unit']} (goal {goal['goal']})")
 
 
 def generated_input(script: str, name: str, rows: int, seed: int) -> Path:
