@@ -108,9 +108,66 @@ def generated_input(script: str, name: str, rows: int, seed: int) -> Path:
     return path
 
 
+def spark_python() -> Path | None:
+    """Return the interpreter of ``.venv-spark`` (``scripts/test_spark.sh`` builds it), or None.
+
+    PySpark lives in an environment of its own (see the README), so the Spark contender of a
+    benchmark runs in that environment's Python; without it the contender is skipped.
+    """
+    python = ROOT / ".venv-spark" / "bin" / "python"
+    return python if python.exists() else None
+
+
+SPARK_HINT = "no .venv-spark: run scripts/test_spark.sh once to build it (PySpark and Java 17)"
+
+
+def spark_session(memory: str):
+    """Start a local PySpark session on every core: UTC, few shuffles, no UI, quiet logs."""
+    from pyspark.sql import SparkSession
+
+    cores = len(os.sched_getaffinity(0))
+    session = (
+        SparkSession.builder.master(f"local[{cores}]")
+        .appName("analysis_kit-benchmark")
+        .config("spark.driver.memory", memory)
+        .config("spark.sql.shuffle.partitions", str(4 * cores))
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def children_peak_mb() -> float:
+    """Sum of the peak resident memory of this process's child processes (Spark's JVM), in MB."""
+    total = 0.0
+    me = str(os.getpid())
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(
+                line.split(":", 1) for line in status.read_text().splitlines() if ":" in line
+            )
+        except OSError:
+            continue
+        if fields.get("PPid", "").strip() == me and "VmHWM" in fields:
+            total += int(fields["VmHWM"].split()[0]) / 1024
+    return total
+
+
 def run_child(script: str, which: str, arguments: Sequence[str]) -> dict:
-    """Run one contender as ``script --child which *arguments`` and return its JSON record."""
-    command = [sys.executable, script, "--child", which, *arguments]
+    """Run one contender as ``script --child which *arguments`` and return its JSON record.
+
+    The ``spark`` contender runs in :func:`spark_python`'s interpreter, or is skipped.
+    """
+    python = sys.executable
+    if which == "spark":
+        python = spark_python()
+        if python is None:
+            return {"which": which, "skipped": SPARK_HINT}
+    command = [str(python), script, "--child", which, *arguments]
     proc = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
     lines = proc.stdout.strip().splitlines()
     if proc.returncode != 0 or not lines:

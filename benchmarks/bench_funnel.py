@@ -22,12 +22,15 @@ The read is timed separately and left out of ``funnel s``. Contenders:
 - ``polars``: ``event_funnel(pl.scan_parquet(path), ...)``.
 - ``duckdb``: ``event_funnel(con.read_parquet(path), ...)`` on a connection with a memory limit
   (``--duckdb-memory``) and one thread per core.
+- ``spark``: ``event_funnel(spark.read.parquet(path), ...)`` on a local PySpark session, run in
+  the ``.venv-spark`` environment that ``scripts/test_spark.sh`` builds (skipped without it); its
+  peak memory adds the JVM's.
 - ``sql``: a hand-written DuckDB query for the same funnel, written apart from the package: for
   each view, the first cart in ``[view, view + 14 days]``, then the first purchase in
   ``[cart, view + 14 days]`` (a range join and ``min``), and per unit the attempt with the most
   steps, then the earliest view (``QUALIFY row_number()``).
 
-All four must give the same per-step table: the same ``reached`` counts, and mean and median
+All of them must give the same per-step table: the same ``reached`` counts, and mean and median
 seconds equal to 1e-9 relative (checked after the timings). Goals from the issues: the DuckDB and
 Polars inputs within 1.3x of the hand-written SQL, DuckDB, Polars and the SQL query under 4 GB
 of peak memory (out of core at 50,000,000 events: ``--rows 50000000``), and the pandas input
@@ -49,18 +52,20 @@ import numpy as np
 from _harness import (
     RESULTS,
     ROOT,
+    children_peak_mb,
     duckdb_connection,
     engine_goals,
     fmt,
     generated_input,
     print_goals,
     run_child,
+    spark_session,
 )
 from _harness import (
     peak_mb as peak_memory_mb,
 )
 
-CONTENDERS = ("pandas", "polars", "duckdb", "sql")
+CONTENDERS = ("pandas", "polars", "duckdb", "spark", "sql")
 STEPS = ("view", "cart", "purchase")
 EVENT_NAMES = ("view", "cart", "purchase", "other")
 EVENT_P = (0.4, 0.2, 0.1, 0.3)
@@ -189,21 +194,26 @@ def _sql_table(row: dict) -> list[dict]:
     ]
 
 
-def _child(which: str, path: Path, repeat: int, memory: str) -> dict:
+def _child(which: str, path: Path, args: argparse.Namespace) -> dict:
     """Run one contender: read (timed apart), run the funnel ``repeat`` times, return its table."""
+    repeat = args.repeat
     import pandas as pd
 
     from analysis_kit.funnel import event_funnel
 
     if which == "polars":
         import polars as pl
+    elif which == "spark":
+        spark = spark_session(args.spark_memory)
     start = time.perf_counter()
     if which == "pandas":
         data = pd.read_parquet(path)
     elif which == "polars":
         data = pl.scan_parquet(path)
+    elif which == "spark":
+        data = spark.read.parquet(str(path))
     else:
-        con = duckdb_connection(memory)
+        con = duckdb_connection(args.duckdb_memory)
         data = con.read_parquet(str(path)) if which == "duckdb" else None
     read_s = time.perf_counter() - start
     input_mb = peak_memory_mb()
@@ -230,7 +240,9 @@ def _child(which: str, path: Path, repeat: int, memory: str) -> dict:
         start = time.perf_counter()
         result = run()
         times.append(time.perf_counter() - start)
-    peak_mb = peak_memory_mb()
+    peak_mb = peak_memory_mb() + children_peak_mb()  # Spark: the JVM's too
+    if which == "spark":
+        spark.stop()
     clean = [
         {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
         for row in result
@@ -287,6 +299,8 @@ def _child_arguments(args: argparse.Namespace) -> list[str]:
         str(args.repeat),
         "--duckdb-memory",
         args.duckdb_memory,
+        "--spark-memory",
+        args.spark_memory,
     ]
 
 
@@ -296,6 +310,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=1, help="funnel runs per child; best kept")
     parser.add_argument("--duckdb-memory", default="3GB", help="DuckDB memory_limit")
+    parser.add_argument("--spark-memory", default="3g", help="Spark driver memory (JVM heap)")
     parser.add_argument("--only", nargs="+", choices=CONTENDERS, help="run only these contenders")
     parser.add_argument("--child", choices=("generate", *CONTENDERS))
     args = parser.parse_args()
@@ -306,7 +321,7 @@ def main() -> None:
         return
     path = generated_input(__file__, "events", args.rows, args.seed)
     if args.child:
-        print(json.dumps(_child(args.child, path, args.repeat, args.duckdb_memory)))
+        print(json.dumps(_child(args.child, path, args)))
         return
 
     import pandas as pd

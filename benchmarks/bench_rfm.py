@@ -20,11 +20,14 @@ out of ``summary s``. Contenders:
   (Polars' streaming engine, which works through the file in batches).
 - ``duckdb``: ``rfm_summary(con.read_parquet(path), as_of=...).df()`` on a connection with a
   memory limit (``--duckdb-memory``) and one thread per core.
+- ``spark``: ``rfm_summary(spark.read.parquet(path), as_of=...).toPandas()`` on a local PySpark
+  session (every core, ``--spark-memory`` driver heap), run in the ``.venv-spark`` environment
+  that ``scripts/test_spark.sh`` builds (skipped without it); its peak memory adds the JVM's.
 - ``sql``: a hand-written DuckDB query for the same ``days`` summary, same connection settings.
 - ``pandas_lifetimes``: ``rfm_summary(df, convention="lifetimes", freq="D", as_of=...)``.
 - ``lifetimes``: ``lifetimes.utils.summary_data_from_transaction_data`` with ``freq="D"``.
 
-The first four must agree customer by customer (checked after the timings, from the results each
+The first five must agree customer by customer (checked after the timings, from the results each
 child writes to Parquet). The two lifetimes-convention rows agree on every customer without a
 refund; they differ on purpose for the others, because lifetimes counts a refund-only day as a
 purchase period and averages negative amounts into ``monetary_value``, which ``rfm_summary`` does
@@ -56,18 +59,20 @@ import numpy as np
 from _harness import (
     RESULTS,
     ROOT,
+    children_peak_mb,
     duckdb_connection,
     engine_goals,
     fmt,
     generated_input,
     print_goals,
     run_child,
+    spark_session,
 )
 from _harness import (
     peak_mb as peak_memory_mb,
 )
 
-DAYS = ("pandas", "polars", "duckdb", "sql")
+DAYS = ("pandas", "polars", "duckdb", "spark", "sql")
 LIFETIMES = ("pandas_lifetimes", "lifetimes")
 CONTENDERS = DAYS + LIFETIMES
 GOAL_LIFETIMES = 3.0  # lifetimes seconds / pandas_lifetimes seconds must be at least this
@@ -156,8 +161,9 @@ def _generate(rows: int, seed: int, path: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def _child(which: str, path: Path, out: Path, as_of: str, repeat: int, memory: str) -> dict:
+def _child(which: str, path: Path, out: Path, args: argparse.Namespace) -> dict:
     """Run one contender: read (timed apart), summarise ``repeat`` times, write the result."""
+    as_of, repeat = args.as_of, args.repeat
     if which == "lifetimes":
         try:
             from lifetimes.utils import summary_data_from_transaction_data
@@ -172,13 +178,17 @@ def _child(which: str, path: Path, out: Path, as_of: str, repeat: int, memory: s
         import polars as pl
     elif which in ("duckdb", "sql"):
         import duckdb  # noqa: F401
+    elif which == "spark":
+        spark = spark_session(args.spark_memory)
     start = time.perf_counter()
     if which in ("pandas", "pandas_lifetimes", "lifetimes"):
         data = pd.read_parquet(path)
     elif which == "polars":
         data = pl.scan_parquet(path)
+    elif which == "spark":
+        data = spark.read.parquet(str(path))
     else:
-        con = duckdb_connection(memory)
+        con = duckdb_connection(args.duckdb_memory)
         data = con.read_parquet(str(path)) if which == "duckdb" else None
     read_s = time.perf_counter() - start
     input_mb = peak_memory_mb()
@@ -190,6 +200,8 @@ def _child(which: str, path: Path, out: Path, as_of: str, repeat: int, memory: s
             return rfm_summary(data, as_of=as_of).collect(engine="streaming")
         if which == "duckdb":
             return rfm_summary(data, as_of=as_of).df()
+        if which == "spark":
+            return rfm_summary(data, as_of=as_of).toPandas()
         if which == "sql":
             return con.sql(SQL.format(path=path, as_of=as_of)).df()
         if which == "pandas_lifetimes":
@@ -209,7 +221,9 @@ def _child(which: str, path: Path, out: Path, as_of: str, repeat: int, memory: s
         start = time.perf_counter()
         result = run()
         times.append(time.perf_counter() - start)
-    peak_mb = peak_memory_mb()
+    peak_mb = peak_memory_mb() + children_peak_mb()  # Spark: the JVM's too
+    if which == "spark":
+        spark.stop()
     if which == "polars":
         result.write_parquet(out)
     else:
@@ -302,6 +316,8 @@ def _child_arguments(args: argparse.Namespace) -> list[str]:
         str(args.repeat),
         "--duckdb-memory",
         args.duckdb_memory,
+        "--spark-memory",
+        args.spark_memory,
     ]
 
 
@@ -312,6 +328,7 @@ def main() -> None:
     parser.add_argument("--as-of", default="2024-12-31")
     parser.add_argument("--repeat", type=int, default=1, help="summary runs per child; best kept")
     parser.add_argument("--duckdb-memory", default="3GB", help="DuckDB memory_limit")
+    parser.add_argument("--spark-memory", default="3g", help="Spark driver memory (JVM heap)")
     parser.add_argument("--only", nargs="+", choices=CONTENDERS, help="run only these contenders")
     parser.add_argument("--child", choices=("generate", *CONTENDERS))
     args = parser.parse_args()
@@ -323,9 +340,7 @@ def main() -> None:
     path = generated_input(__file__, "orders", args.rows, args.seed)
     out = {w: RESULTS / f"rfm_{args.rows}_{args.seed}_{w}.parquet" for w in CONTENDERS}
     if args.child:
-        record = _child(
-            args.child, path, out[args.child], args.as_of, args.repeat, args.duckdb_memory
-        )
+        record = _child(args.child, path, out[args.child], args)
         print(json.dumps(record))
         return
 

@@ -38,6 +38,7 @@ COLORS = {
     "polars": "tab:blue",
     "duckdb": "tab:olive",
     "sql": "tab:purple",
+    "spark": "tab:green",
     "pandas_lifetimes": "tab:red",
     "lifetimes": "tab:gray",
 }
