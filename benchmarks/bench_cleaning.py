@@ -6,7 +6,7 @@ Run on demand (not part of the test suite)::
 
 Both contenders read the same generated messy customer table (``datasets.make_messy_customers``,
 written once to Parquet under ``benchmarks/results/``) as Arrow-backed text, as ``read_table``
-returns it. Each runs in its own child process so its peak memory (max RSS) is its own; the figure
+returns it. Each runs in its own child process so its peak memory (Linux ``VmHWM``) is its own; the figure
 includes the input table, which both hold. The baseline parses the same fields the same way, one row at a
 time with ``DataFrame.apply(axis=1)``, as a first version of such a script usually does; it does no
 validation, merging or audit, so it does less work than ``clean_table``.
@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import resource
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
+from _harness import peak_mb
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -133,7 +133,7 @@ def _child(which: str, rows: int, seed: int) -> None:
 
     # Read the table as an analyst would: read_table gives every column as Arrow-backed text.
     df = read_table(_input_file(rows, seed), table="customers")
-    input_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    input_mb = peak_mb()
     start = time.perf_counter()
     if which == "clean_table":
         result = clean_table(df, table="customers", as_of="2024-06-30")
@@ -143,8 +143,7 @@ def _child(which: str, rows: int, seed: int) -> None:
         out = baseline(df)
         detail = {"rows_out": len(out)}
     seconds = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    record = {"which": which, "rows": rows, "seconds": seconds, "peak_mb": peak_mb}
+    record = {"which": which, "rows": rows, "seconds": seconds, "peak_mb": peak_mb()}
     print(json.dumps({**record, "input_mb": input_mb, "detail": detail}))
 
 
