@@ -21,6 +21,8 @@ from pathlib import Path
 from .errors import AnalysisKitError
 
 __all__ = [
+    "ENGINES",
+    "ENGINE_TABLES",
     "NOTEBOOK_DIR",
     "NotebookSkipped",
     "ReportError",
@@ -32,6 +34,7 @@ __all__ = [
     "record_metrics",
     "run_notebook",
     "run_report",
+    "to_pandas",
     "write_index",
 ]
 
@@ -62,11 +65,28 @@ class NotebookSkipped(AnalysisKitError):
     """A notebook's input tables are absent: the report notes it and goes on with the next one."""
 
 
+#: The engines :func:`load_tables` can hand the transaction-level tables to.
+ENGINES = ("pandas", "duckdb", "polars", "spark")
+#: The tables :func:`load_tables` reads on the chosen engine: the ones that grow to millions of
+#: lines and feed the transaction-level aggregations (``rfm_summary``, ``sales_trend``,
+#: ``product_mix``, ``stage_funnel``, the event funnels, the orders side of ``apply_tags``).
+#: The per-customer and per-period tables stay pandas.
+ENGINE_TABLES = ("orders", "stages")
+#: The extra to install for each engine.
+_ENGINE_EXTRAS = {
+    "duckdb": ("duckdb", "scale"),
+    "polars": ("polars", "scale"),
+    "spark": ("pyspark", "spark"),
+}
+
+
 def load_tables(
     folder: str | os.PathLike,
     *,
     required: Sequence[str] = (),
     optional: Sequence[str] = (),
+    engine: str = "pandas",
+    engine_tables: Sequence[str] = ENGINE_TABLES,
 ) -> dict[str, object]:
     """Read the clean tables a notebook needs from the Parquet folder that notebook 01 writes.
 
@@ -78,22 +98,50 @@ def load_tables(
         Tables the notebook cannot run without.
     optional : sequence of str
         Tables the notebook uses when present; ``None`` in the result when absent.
+    engine : {"pandas", "duckdb", "polars", "spark"}, default="pandas"
+        What the ``engine_tables`` are read as: pandas DataFrames, DuckDB relations (each on its
+        own in-memory connection, read out of core), Polars ``LazyFrame`` s, or PySpark
+        DataFrames of a local ``SparkSession`` (created, or reused, only for ``"spark"``: session
+        time zone UTC, few shuffle partitions, no web UI). Nothing is read until a result is
+        collected, e.g. with :func:`to_pandas`. The transaction-level aggregations accept all
+        of them and give the same numbers.
+    engine_tables : sequence of str, default=ENGINE_TABLES
+        The tables read on ``engine`` (``orders`` and ``stages``); every other table is a pandas
+        DataFrame whatever the engine.
 
     Returns
     -------
-    dict of str to DataFrame or None
+    dict of str to DataFrame, engine frame or None
         One entry per required and optional table, in that order.
 
     Raises
     ------
+    ValueError
+        ``engine`` is not one of :data:`ENGINES`.
     NotebookSkipped
         When a required table is absent, naming it by template title and file, so that a report
         on, say, an orders-only export skips the notebook with this note instead of failing.
+    ImportError
+        The engine's package is not installed; the message names the extra to install
+        (``pip install 'analysis_kit[scale]'`` for DuckDB and Polars, ``[spark]`` for PySpark).
+
+    Examples
+    --------
+    >>> tables = load_tables("reports/clean", required=["orders"], engine="duckdb")  # doctest: +SKIP
+    >>> type(tables["orders"]).__name__  # doctest: +SKIP
+    'DuckDBPyRelation'
     """
     import pandas as pd
 
     from .columns import TABLES
 
+    if not isinstance(engine, str) or engine not in ENGINES:
+        raise ValueError(f"engine must be one of {list(ENGINES)}; got {engine!r}")
+    if isinstance(engine_tables, str) or not all(isinstance(t, str) for t in engine_tables):
+        raise ValueError(
+            f"engine_tables must be a list of table names, e.g. {list(ENGINE_TABLES)}; "
+            f"got {engine_tables!r}"
+        )
     folder = Path(folder)
     missing = [name for name in required if not (folder / f"{name}.parquet").exists()]
     if missing:
@@ -101,11 +149,222 @@ def load_tables(
         raise NotebookSkipped(
             f"缺少输入表，本笔记本跳过 skipped: it needs {names}, not found in {folder.name}/"
         )
+    names = list(dict.fromkeys((*required, *optional)))
+    paths = {name: folder / f"{name}.parquet" for name in names}
+    on_engine = {
+        name
+        for name in names
+        if engine != "pandas" and name in engine_tables and paths[name].exists()
+    }
+    if on_engine:
+        _require_engine(engine)
+    session = _spark_session() if engine == "spark" and on_engine else None
     tables: dict[str, object] = {}
-    for name in (*required, *optional):
-        path = folder / f"{name}.parquet"
-        tables[name] = pd.read_parquet(path) if path.exists() else None
+    for name in names:
+        path = paths[name]
+        if not path.exists():
+            tables[name] = None
+        elif name not in on_engine:
+            tables[name] = pd.read_parquet(path)
+        elif engine == "spark":
+            tables[name] = _spark_parquet(session, path)
+        else:
+            from .io import read_table
+
+            table = name if name in TABLES else None
+            tables[name] = read_table(path, table=table, lazy=engine)
     return tables
+
+
+def _require_engine(engine: str) -> None:
+    """Import the engine's package, or say which extra installs it."""
+    import importlib
+
+    module, extra = _ENGINE_EXTRAS[engine]
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        raise ImportError(
+            f"需要安装 {module} engine={engine!r} needs {module}: "
+            f"pip install 'analysis_kit[{extra}]'"
+            + (" (and a Java 17+ runtime)" if engine == "spark" else "")
+        ) from None
+
+
+def _spark_session():
+    """Return the active SparkSession, or a local one: UTC session time, few partitions, no web UI."""
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[*]")
+        .appName("analysis_kit")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )
+    return session
+
+
+def _spark_parquet(session, path: Path):
+    """Read a Parquet file on Spark; nanosecond timestamps (pandas writes them) become µs.
+
+    Spark cannot read nanosecond Parquet timestamps as timestamps: they are read as numbers and
+    turned back into timestamps (without a time zone when the file has none, as in the clean
+    tables), so dates mean the same on every engine.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from pyspark.sql import functions as F
+
+    nanos = {
+        field.name: field.type.tz
+        for field in pq.read_schema(path)
+        if pa.types.is_timestamp(field.type) and field.type.unit == "ns"
+    }
+    if nanos:
+        session.conf.set("spark.sql.legacy.parquet.nanosAsLong", "true")
+    frame = session.read.parquet(str(path))
+    for name, tz in nanos.items():
+        quoted = "`" + name.replace("`", "``") + "`"
+        micros = f"timestamp_micros(div({quoted}, 1000))"
+        expr = micros if tz else f"CAST({micros} AS TIMESTAMP_NTZ)"
+        frame = frame.withColumn(name, F.expr(expr))
+    return frame
+
+
+def to_pandas(frame: object, *, sort_by: str | Sequence[str] | None = None):
+    """Collect a result of any engine into a pandas DataFrame, as the pandas engine gives it.
+
+    The transaction-level aggregations return the kind of frame they are given. This brings a
+    DuckDB relation, a Polars ``DataFrame`` or ``LazyFrame`` or a PySpark DataFrame back to
+    pandas for the per-customer steps (scores, segments, charts, widgets), with the dtypes
+    pandas uses, so what a notebook shows does not depend on the engine.
+
+    Parameters
+    ----------
+    frame : DataFrame, LazyFrame, DuckDB relation or PySpark DataFrame
+        A result (or any table) on any engine, or a narwhals frame of one. A pandas DataFrame
+        is copied.
+    sort_by : str or sequence of str, optional
+        Columns to sort the rows by (stable, missing values last), for results whose row order
+        an engine does not fix (e.g. :func:`analysis_kit.funnel.event_funnel_units`). The index
+        is then a fresh ``RangeIndex``.
+
+    Returns
+    -------
+    DataFrame
+        The same columns in the same order. From another engine: a ``RangeIndex`` and numpy
+        dtypes as pandas gives them: nullable and Arrow integers become ``int64``, or
+        ``float64`` with NaN when values are missing; nullable booleans become ``bool``, or
+        ``object`` with None; Arrow and nullable text becomes ``str``; Arrow timestamps become
+        ``datetime64``. Spark's timestamps (in the session time zone) come back in UTC without
+        a time zone, as the clean tables hold them.
+
+    Raises
+    ------
+    TypeError
+        ``frame`` is not a frame of a supported engine.
+    SchemaError
+        ``sort_by`` names a column the frame does not have.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> to_pandas(pd.DataFrame({"customer_id": ["b", "a"], "frequency": [1, 2]}), sort_by="customer_id")
+      customer_id  frequency
+    0           a          2
+    1           b          1
+    """
+    import warnings
+
+    import narwhals as nw
+    import pandas as pd
+
+    from .errors import SchemaError
+
+    keys = [sort_by] if isinstance(sort_by, str) else list(sort_by or [])
+    if isinstance(frame, nw.DataFrame | nw.LazyFrame):
+        frame = frame.to_native()
+    if isinstance(frame, pd.DataFrame):
+        out = frame.copy()
+    else:
+        try:
+            data = nw.from_native(frame)
+        except TypeError:
+            raise TypeError(
+                "frame must be a pandas, Polars, DuckDB or PySpark frame; "
+                f"got {type(frame).__name__}"
+            ) from None
+        spark = data.implementation.is_spark_like()
+        if isinstance(data, nw.LazyFrame):
+            with warnings.catch_warnings():
+                # Polars' as-of join cannot check sortedness within groups; the event funnels
+                # sort their input first (funnel.event_funnel silences the same message).
+                warnings.filterwarnings("ignore", message="Sortedness", category=UserWarning)
+                data = data.collect()
+        table = data.to_arrow()
+        out = pd.DataFrame(
+            {
+                str(i): _pandas_values(table.column(i), spark=spark)
+                for i in range(table.num_columns)
+            },
+            index=pd.RangeIndex(table.num_rows),
+        )
+        out.columns = list(table.column_names)
+    if keys:
+        absent = [k for k in keys if k not in out.columns]
+        if absent:
+            raise SchemaError(
+                f"sort_by names columns the frame does not have: {absent}; "
+                f"it has {list(out.columns)}"
+            )
+        out = out.sort_values(keys, kind="stable", na_position="last").reset_index(drop=True)
+    return out
+
+
+def _pandas_values(column, *, spark: bool = False):
+    """Return one Arrow column as pandas with the numpy dtype pandas gives (see :func:`to_pandas`)."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    kind = column.type
+    if pa.types.is_dictionary(kind):
+        column, kind = column.cast(kind.value_type), kind.value_type
+    missing = column.null_count > 0
+    if pa.types.is_decimal(kind):
+        if kind.scale == 0:
+            column, kind = column.cast(pa.int64()), pa.int64()
+        else:
+            column, kind = column.cast(pa.float64()), pa.float64()
+    if pa.types.is_timestamp(kind):
+        values = pd.Series(column.to_numpy(zero_copy_only=False)).astype(f"datetime64[{kind.unit}]")
+        if kind.tz and not spark:  # Spark's session time zone is UTC: keep the wall clock naive
+            values = values.dt.tz_localize("UTC").dt.tz_convert(kind.tz)
+        return values
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or _is_string_view(kind):
+        return pd.Series(column.to_pylist(), dtype="str")
+    if pa.types.is_boolean(kind):
+        if missing:
+            return pd.Series(column.to_pylist(), dtype=object)
+        return pd.Series(column.to_numpy(zero_copy_only=False), dtype=bool)
+    if pa.types.is_integer(kind):
+        if missing:
+            return pd.Series(column.cast(pa.float64()).to_numpy(zero_copy_only=False))
+        return pd.Series(column.to_numpy(zero_copy_only=False)).astype(np.int64)
+    if pa.types.is_floating(kind):
+        return pd.Series(column.cast(pa.float64()).to_numpy(zero_copy_only=False))
+    if pa.types.is_duration(kind):
+        return pd.Series(column.to_numpy(zero_copy_only=False)).astype(f"timedelta64[{kind.unit}]")
+    return pd.Series(column.to_pylist(), dtype=object)
+
+
+def _is_string_view(kind) -> bool:
+    import pyarrow as pa
+
+    return bool(getattr(pa.types, "is_string_view", lambda _: False)(kind))
 
 
 def available_notebooks(directory: str | os.PathLike | None = None) -> dict[str, Path]:

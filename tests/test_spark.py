@@ -135,3 +135,80 @@ def test_spark_input_rows_are_untouched(spark, tables):
     rfm_summary(orders).collect()
     after = nw.from_native(orders).collect().to_pandas()
     pd.testing.assert_frame_equal(after, before)
+
+
+# ---------------------------------------------------------------------------------------------
+# Notebooks with engine="spark"
+# ---------------------------------------------------------------------------------------------
+
+#: The one warning importing the kit gives where pyspark is installed (pandera imports
+#: pyspark.pandas, which warns about pandas 3). Any other warning fails the notebook test.
+KNOWN_WARNING = (
+    "PySpark does not yet fully support pandas >= 3.0.0",
+    "require_minimum_pandas_version",
+)
+
+
+def _unexpected(stderr: str) -> str:
+    """The stderr of a notebook without the known pyspark.pandas warning and its source line."""
+    return "\n".join(
+        line
+        for line in stderr.splitlines()
+        if line.strip() and not any(k in line for k in KNOWN_WARNING)
+    )
+
+
+def _stdout(executed) -> str:
+    import nbformat
+
+    nb = nbformat.read(executed, as_version=4)
+    return "".join(
+        o.get("text", "")
+        for c in nb.cells
+        for o in c.get("outputs", [])
+        if o.get("name") == "stdout"
+    )
+
+
+def test_unexpected_keeps_other_warnings():
+    known = (
+        "/x/pyspark/pandas/__init__.py:33: FutureWarning: PySpark does not yet fully support "
+        "pandas >= 3.0.0. Some features may not work correctly.\n  require_minimum_pandas_version()\n"
+    )
+    assert _unexpected(known) == ""
+    other = known + "/x/y.py:1: UserWarning: something else\n"
+    assert "UserWarning" in _unexpected(other)
+
+
+@pytest.mark.notebook
+def test_notebooks_on_spark_give_the_pandas_metrics(cleaned_sample, tmp_path):
+    import json
+
+    from notebook_checks import stderr_of
+
+    from analysis_kit.reports import run_report
+
+    reason = _missing_engine()
+    if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set, so Spark must run: {reason}")
+        pytest.skip(reason)
+    notebooks = {"03": "03_rfm_segmentation", "05": "05_sales_funnel", "06": "06_sales_performance"}
+    params = {"clean_dir": str(cleaned_sample.clean_dir), "as_of": "2024-06-30", "lang": "en"}
+    got = {}
+    for engine in ("pandas", "spark"):
+        metrics = run_report(
+            tmp_path / engine, notebooks=list(notebooks), parameters={**params, "engine": engine}
+        )
+        got[engine] = metrics.read_bytes()
+    recorded, expected = json.loads(got["spark"]), json.loads(got["pandas"])
+    for name in notebooks.values():
+        assert "skipped" not in expected[name], name
+        assert recorded[name] == expected[name], name
+    assert got["spark"] == got["pandas"]
+    for name in notebooks.values():
+        executed = tmp_path / "spark" / f"{name}.ipynb"
+        assert "计算引擎 engine: spark（pyspark.DataFrame）" in _stdout(executed), name
+        stderr = stderr_of(executed)
+        assert "Glyph" not in stderr, name
+        assert "Warning" not in _unexpected(stderr), f"{name}: {_unexpected(stderr)[:500]}"
