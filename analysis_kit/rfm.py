@@ -272,8 +272,8 @@ def rfm_summary(
         ``convention="days"``:
 
         - ``customer_col`` – the customer.
-        - ``recency`` – days from the last purchase day to the ``as_of`` day (missing for
-          non-buyers).
+        - ``recency`` – days from the last purchase day to the ``as_of`` day, as a float on
+          every engine (missing for non-buyers).
         - ``frequency`` – number of purchase days (or orders / lines, see ``frequency``).
         - ``monetary`` – net total: all amounts up to ``as_of``, refunds subtracted.
         - ``monetary_mean`` – ``monetary / frequency``: net spend per purchase day (or order);
@@ -326,8 +326,8 @@ def rfm_summary(
     ... )
     >>> rfm_summary(orders)[["customer_id", "recency", "frequency", "monetary"]]
       customer_id  recency  frequency  monetary
-    0           A        0          2     180.0
-    1           B        5          1      80.0
+    0           A      0.0          2     180.0
+    1           B      5.0          1      80.0
     >>> rfm_summary(orders, convention="lifetimes")
       customer_id  frequency  recency    T  monetary_value
     0           A        1.0      9.0  9.0            30.0
@@ -519,7 +519,9 @@ def _days_summary(
     per_customer = _with_as_of(per_customer, lines, _DN, as_of_day)
     return per_customer.select(
         nw.col(customer_col),
-        (nw.col(_ASOF) - nw.col(_BDN)).alias("recency"),
+        # Float on every backend: pandas turns the column float as soon as a day is not a
+        # purchase (a refund), the others keep integers; one dtype whatever the data or engine.
+        (nw.col(_ASOF) - nw.col(_BDN)).cast(nw.Float64).alias("recency"),
         nw.col("frequency").cast(nw.Int64),
         nw.col("monetary"),
         (nw.col("monetary") / nw.when(nw.col("frequency") > 0).then(nw.col("frequency"))).alias(

@@ -482,3 +482,24 @@ def test_dask_in_dask_out(orders):
     lines = dd.from_pandas(orders, npartitions=4)
     assert isinstance(rfm_summary(lines), dd.DataFrame)
     assert isinstance(purchase_stats(lines, as_of=AS_OF), dd.DataFrame)
+
+
+@pytest.mark.parametrize("refund", [False, True], ids=["no-refund", "refund"])
+def test_rfm_summary_dtypes_are_the_same_on_every_engine_and_data(refund):
+    """A refund day made pandas' recency float while DuckDB and Polars kept integers."""
+    orders = pd.DataFrame(
+        {
+            "customer_id": ["C1", "C1", "C2"],
+            "order_date": pd.to_datetime(["2024-01-05", "2024-02-01", "2024-03-01"]),
+            "amount": [100.0, -20.0 if refund else 20.0, 5.0],
+        }
+    )
+    kinds = {
+        "pandas": rfm_summary(orders, as_of="2024-03-31").dtypes,
+        "duckdb": rfm_summary(duckdb.from_df(orders), as_of="2024-03-31").df().dtypes,
+        "polars": rfm_summary(pl.from_pandas(orders), as_of="2024-03-31").to_pandas().dtypes,
+    }
+    for name, dtypes in kinds.items():
+        assert dtypes["recency"] == "float64", name
+        assert dtypes["frequency"] == "int64", name
+        assert dtypes["monetary"] == "float64", name
