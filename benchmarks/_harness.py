@@ -176,6 +176,21 @@ def run_child(script: str, which: str, arguments: Sequence[str]) -> dict:
     return json.loads(lines[-1])
 
 
+def kept_results(target: Path, only: Sequence[str] | None, seed: int) -> dict[str, dict]:
+    """Return the saved records of the contenders an ``--only`` run does not rerun.
+
+    So rerunning a few contenders (say, after a disturbed measurement) keeps the others' figures
+    in ``target`` instead of dropping them. Empty without ``--only`` or a saved file of the same
+    seed.
+    """
+    if not only or not target.exists():
+        return {}
+    saved = json.loads(target.read_text())
+    if saved.get("seed") != seed:
+        return {}
+    return {w: r for w, r in saved.get("results", {}).items() if w not in only}
+
+
 def fmt(value: float | None, spec: str) -> str:
     """``value`` formatted with ``spec``, or ``-`` when missing."""
     return "-" if value is None else format(value, spec)

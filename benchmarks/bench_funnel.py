@@ -57,6 +57,7 @@ from _harness import (
     engine_goals,
     fmt,
     generated_input,
+    kept_results,
     print_goals,
     run_child,
     spark_session,
@@ -311,7 +312,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="funnel runs per child; best kept")
     parser.add_argument("--duckdb-memory", default="3GB", help="DuckDB memory_limit")
     parser.add_argument("--spark-memory", default="3g", help="Spark driver memory (JVM heap)")
-    parser.add_argument("--only", nargs="+", choices=CONTENDERS, help="run only these contenders")
+    parser.add_argument(
+        "--only", nargs="+", choices=CONTENDERS, help="rerun only these (others kept)"
+    )
     parser.add_argument("--child", choices=("generate", *CONTENDERS))
     args = parser.parse_args()
     if args.child == "generate":
@@ -334,7 +337,10 @@ def main() -> None:
         f"days, {cores} cores, best of {args.repeat}, DuckDB memory_limit {args.duckdb_memory}",
         flush=True,
     )
-    results: dict[str, dict] = {}
+    target = RESULTS / f"funnel_{args.rows}.json"
+    results = kept_results(target, args.only, args.seed)
+    if results:
+        print(f"  kept from {target.name}: {', '.join(results)}", flush=True)
     for which in args.only or CONTENDERS:
         results[which] = r = run_child(__file__, which, _child_arguments(args))
         if "error" in r:
@@ -407,7 +413,6 @@ def main() -> None:
         "checks": checks,
         "goals": goals,
     }
-    target = RESULTS / f"funnel_{args.rows}.json"
     target.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     print(f"\nsaved {target.relative_to(ROOT)}; pandas {pd.__version__}")
 
