@@ -87,7 +87,9 @@ def _plot(data: dict[str, dict[str, dict[int, dict]]]) -> None:
             for row, key in ((0, "seconds"), (1, "peak_mb")):
                 slope = _exponent(points, key)
                 label = which if slope is None else f"{which} (exponent {slope:.2f})"
-                axes[row][col].plot(rows, [points[r][key] for r in rows], marker="o", label=label)
+                values = [points[r][key] for r in rows]
+                color = COLORS.get(which)
+                axes[row][col].plot(rows, values, marker="o", color=color, label=label)
         for row, ylabel in ((0, "seconds (best run)"), (1, "peak memory, MB (VmHWM)")):
             ax = axes[row][col]
             ax.set_xscale("log")
@@ -99,7 +101,7 @@ def _plot(data: dict[str, dict[str, dict[int, dict]]]) -> None:
             ax.legend(fontsize=8)
         axes[0][col].set_title(BENCHMARKS[name][1])
         axes[1][col].axhline(4096, color="grey", linestyle="--", linewidth=1)
-        axes[1][col].annotate("4 GB", (0.01, 4096), xycoords=("axes fraction", "data"))
+        axes[1][col].annotate("4 GB", (0.45, 4096 * 1.05), xycoords=("axes fraction", "data"))
     fig.suptitle("analysis_kit engines on 2 cores: time and memory against size")
     fig.tight_layout()
     fig.savefig(FIGURE, dpi=110)
