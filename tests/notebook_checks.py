@@ -15,15 +15,22 @@ PEOPLE = {
 }
 
 
+def _outputs(executed, keep) -> str:
+    """The text of every output of an executed notebook for which ``keep(output)`` holds."""
+    nb = nbformat.read(executed, as_version=4)
+    return "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []) if keep(o))
+
+
 def stderr_of(executed) -> str:
     """Everything an executed notebook wrote to stderr, and its error outputs."""
-    nb = nbformat.read(executed, as_version=4)
-    return "".join(
-        o.get("text", "")
-        for c in nb.cells
-        for o in c.get("outputs", [])
-        if o.get("name") == "stderr" or o.get("output_type") == "error"
+    return _outputs(
+        executed, lambda o: o.get("name") == "stderr" or o.get("output_type") == "error"
     )
+
+
+def stdout_of(executed) -> str:
+    """Everything an executed notebook printed to stdout."""
+    return _outputs(executed, lambda o: o.get("name") == "stdout")
 
 
 def people_names(clean_dir: Path) -> list[str]:

@@ -13,12 +13,11 @@ import json
 import sys
 
 import duckdb
-import nbformat
 import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
-from notebook_checks import people_names, stderr_of
+from notebook_checks import people_names, stderr_of, stdout_of
 
 from analysis_kit.errors import SchemaError
 from analysis_kit.privacy import find_unmasked
@@ -75,17 +74,6 @@ def runs(cleaned_sample, tmp_path_factory) -> dict[str, tuple]:
     return out
 
 
-def _outputs(executed) -> str:
-    """Everything an executed notebook printed to stdout."""
-    nb = nbformat.read(executed, as_version=4)
-    return "".join(
-        o.get("text", "")
-        for c in nb.cells
-        for o in c.get("outputs", [])
-        if o.get("name") == "stdout"
-    )
-
-
 @pytest.mark.parametrize("engine", ["duckdb", "polars"])
 def test_metrics_are_byte_identical_across_engines(runs, engine):
     _, reference = runs["pandas"]
@@ -102,7 +90,7 @@ def test_metrics_are_byte_identical_across_engines(runs, engine):
 def test_notebooks_ran_on_the_engine(runs, engine):
     folder, _ = runs[engine]
     for name in NOTEBOOKS.values():
-        printed = _outputs(folder / f"{name}.ipynb")
+        printed = stdout_of(folder / f"{name}.ipynb")
         assert f"计算引擎 engine: {engine}（" in printed, name
         frame = FRAME_TYPES[engine]
         assert f"（{frame}）" in printed or f"orders: {frame}）" in printed, name

@@ -158,18 +158,6 @@ def _unexpected(stderr: str) -> str:
     )
 
 
-def _stdout(executed) -> str:
-    import nbformat
-
-    nb = nbformat.read(executed, as_version=4)
-    return "".join(
-        o.get("text", "")
-        for c in nb.cells
-        for o in c.get("outputs", [])
-        if o.get("name") == "stdout"
-    )
-
-
 def test_unexpected_keeps_other_warnings():
     known = (
         "/x/pyspark/pandas/__init__.py:33: FutureWarning: PySpark does not yet fully support "
@@ -184,7 +172,7 @@ def test_unexpected_keeps_other_warnings():
 def test_notebooks_on_spark_give_the_pandas_metrics(cleaned_sample, tmp_path):
     import json
 
-    from notebook_checks import stderr_of
+    from notebook_checks import stderr_of, stdout_of
 
     from analysis_kit.reports import run_report
 
@@ -208,7 +196,7 @@ def test_notebooks_on_spark_give_the_pandas_metrics(cleaned_sample, tmp_path):
     assert got["spark"] == got["pandas"]
     for name in notebooks.values():
         executed = tmp_path / "spark" / f"{name}.ipynb"
-        assert "计算引擎 engine: spark（pyspark.DataFrame）" in _stdout(executed), name
+        assert "计算引擎 engine: spark（pyspark.DataFrame）" in stdout_of(executed), name
         stderr = stderr_of(executed)
         assert "Glyph" not in stderr, name
         assert "Warning" not in _unexpected(stderr), f"{name}: {_unexpected(stderr)[:500]}"
