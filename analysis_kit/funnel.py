@@ -43,6 +43,7 @@ import narwhals as nw
 import numpy as np
 import pandas as pd
 
+from ._frames import as_pandas
 from .columns import AMOUNT, CUSTOMER_ID, ORDER_DATE, OWNER, STAGE, STAGES, require_columns
 from .parsing import parse_stage
 from .rfm import _day_number
@@ -178,16 +179,6 @@ def _check_choice(name: str, value: object, allowed: Sequence[str]) -> None:
         raise ValueError(f"{name} must be one of {list(allowed)}; got {value!r}")
 
 
-def _to_pandas(frame: Any) -> pd.DataFrame:
-    """Return ``frame`` as pandas (Polars, DuckDB and lazy frames are collected)."""
-    if isinstance(frame, pd.DataFrame):
-        return frame
-    data = nw.from_native(frame)
-    if isinstance(data, nw.LazyFrame):
-        data = data.collect()
-    return data.to_pandas()
-
-
 def _names(value: str | Sequence[str] | None, name: str) -> list[str]:
     """Return a ``by=`` style argument as a list of column names."""
     if value is None:
@@ -307,7 +298,7 @@ def _stage_rows(
     Returns the step labels, the rows (sorted by id, time, step; rows without id, stage or time,
     and rows after ``as_of``, dropped) and the as-of day (midnight), if any.
     """
-    frame = _to_pandas(history)
+    frame = as_pandas(history)
     extra = list(dict.fromkeys(extra))
     needed = [id_col, stage_col, *([time_col] if time_col else []), *extra]
     require_columns(frame.columns, needed, where=where)
@@ -1427,12 +1418,12 @@ def channel_roi(
     """
     _check_choice("attribution", attribution, ("customer", "order"))
     bounds = _period_bounds(period)
-    leads = _to_pandas(leads_or_history)
+    leads = as_pandas(leads_or_history)
     require_columns(leads.columns, [customer_col, by], where="channel_roi")
-    order_frame = _to_pandas(orders)
+    order_frame = as_pandas(orders)
     order_needed = [customer_col, date_col, amount_col, *([by] if attribution == "order" else [])]
     require_columns(order_frame.columns, order_needed, where="channel_roi", table="orders")
-    cost_frame = _to_pandas(costs)
+    cost_frame = as_pandas(costs)
     require_columns(
         cost_frame.columns, [channel_col, cost_col], where="channel_roi", table="channel_costs"
     )

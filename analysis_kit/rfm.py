@@ -28,6 +28,7 @@ import narwhals as nw
 import numpy as np
 import pandas as pd
 
+from ._frames import as_pandas
 from .columns import AMOUNT, CUSTOMER_ID, ORDER_DATE, ORDER_ID, require_columns
 
 __all__ = [
@@ -695,7 +696,7 @@ def rfm_scores(
     """
     if isinstance(bins, bool) or not isinstance(bins, int | np.integer) or bins < 1:
         raise ValueError(f"bins must be an integer >= 1; got {bins!r}")
-    frame = _to_pandas(summary)
+    frame = as_pandas(summary)
     require_columns(frame.columns, [recency_col, frequency_col, monetary_col], where="rfm_scores")
     out = frame.copy()
     out["r_score"] = _rank_score(frame[recency_col], int(bins), ascending=False)
@@ -805,7 +806,7 @@ def rfm_segments(
     """
     _check_choice("scheme", scheme, ("cn8", "classic"))
     _check_choice("lang", lang, ("zh", "en"))
-    frame = _to_pandas(scores_or_summary)
+    frame = as_pandas(scores_or_summary)
     if scheme == "cn8":
         table = _checked_map(CN8_SEGMENTS if segments is None else segments, scheme)
         missing = sorted(set(CN8_SEGMENTS) - set(table))
@@ -943,7 +944,7 @@ def segment_table(
     0       a          2    400.0       0.666667
     1       b          1    200.0       0.333333
     """
-    frame = _to_pandas(segmented)
+    frame = as_pandas(segmented)
     require_columns(
         frame.columns,
         [segment_col, monetary_col, recency_col, frequency_col],
@@ -982,13 +983,3 @@ def segment_table(
 # ---------------------------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------------------------
-
-
-def _to_pandas(frame: Any) -> pd.DataFrame:
-    """Return ``frame`` as pandas (Polars, DuckDB and lazy frames are collected)."""
-    if isinstance(frame, pd.DataFrame):
-        return frame
-    data = nw.from_native(frame)
-    if isinstance(data, nw.LazyFrame):
-        data = data.collect()
-    return data.to_pandas()

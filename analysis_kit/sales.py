@@ -33,6 +33,7 @@ import narwhals as nw
 import numpy as np
 import pandas as pd
 
+from ._frames import as_pandas
 from .columns import AMOUNT, CUSTOMER_ID, ORDER_DATE, ORDER_ID, OWNER, require_columns
 from .parsing import parse_period
 
@@ -146,16 +147,6 @@ def _day(value: object, name: str = "as_of") -> pd.Timestamp:
     if stamp.tzinfo is not None:
         stamp = stamp.tz_localize(None)
     return stamp.normalize()
-
-
-def _to_pandas(frame: Any) -> pd.DataFrame:
-    """Return ``frame`` as pandas (Polars, DuckDB and lazy frames are collected)."""
-    if isinstance(frame, pd.DataFrame):
-        return frame
-    data = nw.from_native(frame)
-    if isinstance(data, nw.LazyFrame):
-        data = data.collect()
-    return data.to_pandas()
 
 
 def _collect(frame: Any) -> pd.DataFrame:
@@ -1073,13 +1064,13 @@ def team_performance(
         raise ValueError(f"by must name at least one column; got {by!r}")
     if rank_by is not None:
         _check_choice("rank_by", rank_by, ("attainment", "revenue"))
-    frame = _to_pandas(orders)
+    frame = as_pandas(orders)
     require_columns(
         frame.columns, [date_col, amount_col, *by_cols], where="team_performance", table="orders"
     )
     target_frame = None
     if targets is not None:
-        target_frame = _to_pandas(targets)
+        target_frame = as_pandas(targets)
         require_columns(
             target_frame.columns,
             [*by_cols, period_col, target_col],
@@ -1512,7 +1503,7 @@ def _basis_weights(
     parts = []
     hist = None
     if history is not None:
-        hist = _to_pandas(history)
+        hist = as_pandas(history)
         require_columns(
             hist.columns, [*keys, amount_col], where="decompose_target (history)", table="orders"
         )
@@ -1520,7 +1511,7 @@ def _basis_weights(
         revenue = amount.groupby([hist[c] for c in keys], dropna=False).sum().clip(lower=0.0)
         parts.append(revenue.rename("history").reset_index())
     if pipeline is not None:
-        stages = _to_pandas(pipeline)
+        stages = as_pandas(pipeline)
         missing = [c for c in keys if c not in stages.columns]
         if missing:
             if hist is None or owner_col not in stages.columns or owner_col not in hist.columns:

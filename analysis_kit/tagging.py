@@ -32,6 +32,7 @@ import narwhals as nw
 import numpy as np
 import pandas as pd
 
+from ._frames import as_pandas
 from .columns import CUSTOMER_ID, map_headers, require_columns
 from .errors import AnalysisKitError, SchemaError
 from .parsing import parse_bool, parse_date
@@ -385,16 +386,6 @@ def _flag(condition: Any) -> Any:
     return nw.when(condition).then(nw.lit(1, dtype=nw.Int64)).otherwise(nw.lit(0, dtype=nw.Int64))
 
 
-def _to_pandas(frame: Any) -> pd.DataFrame:
-    """Return ``frame`` as pandas (Polars, DuckDB, PySpark and lazy frames are collected)."""
-    if isinstance(frame, pd.DataFrame):
-        return frame
-    data = nw.from_native(frame)
-    if isinstance(data, nw.LazyFrame):
-        data = data.collect()
-    return data.to_pandas()
-
-
 def _size_tier(employees: pd.Series, rules: Mapping[str, Any]) -> tuple[pd.Series, pd.Series]:
     emp = pd.to_numeric(employees, errors="coerce")
     keys = np.select(
@@ -571,7 +562,7 @@ def apply_tags(
 
     # purchases
     if orders is not None:
-        stats = _to_pandas(
+        stats = as_pandas(
             _purchase_stats(
                 orders,
                 as_of,
