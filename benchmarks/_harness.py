@@ -12,8 +12,9 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -189,6 +190,113 @@ def kept_results(target: Path, only: Sequence[str] | None, seed: int) -> dict[st
     if saved.get("seed") != seed:
         return {}
     return {w: r for w, r in saved.get("results", {}).items() if w not in only}
+
+
+#: Contenders that read the whole file into pandas first; the others scan it lazily.
+PANDAS_INPUT = ("pandas", "pandas_lifetimes", "lifetimes")
+
+
+def add_arguments(parser, contenders: Sequence[str], runs_of: str) -> None:
+    """Add the options every engine benchmark takes (``runs_of``: what ``--repeat`` repeats)."""
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeat", type=int, default=1, help=f"{runs_of} per child; best kept")
+    parser.add_argument("--duckdb-memory", default="3GB", help="DuckDB memory_limit")
+    parser.add_argument("--spark-memory", default="3g", help="Spark driver memory (JVM heap)")
+    parser.add_argument(
+        "--only", nargs="+", choices=contenders, help="rerun only these (others kept)"
+    )
+    parser.add_argument("--child", choices=("generate", *contenders))
+
+
+def child_arguments(args, *extra: str) -> list[str]:
+    """Return a contender child's command line: :func:`add_arguments`' values, then ``extra``."""
+    return [
+        *("--rows", str(args.rows), "--seed", str(args.seed), "--repeat", str(args.repeat)),
+        *("--duckdb-memory", args.duckdb_memory, "--spark-memory", args.spark_memory),
+        *extra,
+    ]
+
+
+def open_input(which: str, path: Path, args) -> tuple[Any, Any, float]:
+    """Open a contender's input; return it, the DuckDB connection (or None) and the read seconds.
+
+    pandas contenders read the whole file; ``polars`` scans it, ``spark`` reads it on a session
+    started before the clock starts, ``duckdb`` gets a relation and ``sql`` only the connection.
+    """
+    import pandas as pd
+
+    if which == "polars":
+        import polars as pl
+    elif which in ("duckdb", "sql"):
+        import duckdb  # noqa: F401  (imported before the read is timed)
+    elif which == "spark":
+        spark = spark_session(args.spark_memory)
+    con = None
+    start = time.perf_counter()
+    if which in PANDAS_INPUT:
+        data = pd.read_parquet(path)
+    elif which == "polars":
+        data = pl.scan_parquet(path)
+    elif which == "spark":
+        data = spark.read.parquet(str(path))
+    else:
+        con = duckdb_connection(args.duckdb_memory)
+        data = con.read_parquet(str(path)) if which == "duckdb" else None
+    return data, con, time.perf_counter() - start
+
+
+def measure(which: str, data: Any, run: Callable[[], Any], repeat: int) -> tuple[Any, dict]:
+    """Call ``run`` ``repeat`` times; return the last result and the timing and memory record.
+
+    The record has ``seconds`` (best run), ``times``, ``peak_mb`` (this
+    process and its children: Spark's JVM) and ``rows_in`` (pandas inputs). A Spark session is
+    stopped afterwards.
+    """
+    times = []
+    result = None
+    for _ in range(repeat):
+        result = None  # let the previous result go before the next run
+        start = time.perf_counter()
+        result = run()
+        times.append(time.perf_counter() - start)
+    peak = peak_mb() + children_peak_mb()
+    if which == "spark":
+        data.sparkSession.stop()
+    record = {
+        "rows_in": int(len(data)) if which in PANDAS_INPUT else None,
+        "seconds": min(times),
+        "times": times,
+        "peak_mb": peak,
+    }
+    return result, record
+
+
+def run_contenders(
+    script: str,
+    contenders: Sequence[str],
+    arguments: Sequence[str],
+    target: Path,
+    args,
+    before: Callable[[str], None] | None = None,
+) -> dict[str, dict]:
+    """Run every contender (or ``--only`` these, keeping the others' saved records) in turn.
+
+    ``before(which)`` runs first for each (e.g. to remove its previous output). Prints one line
+    per contender as it finishes: time and peak memory, or why it was skipped or failed.
+    """
+    results = kept_results(target, args.only, args.seed)
+    if results:
+        print(f"  kept from {target.name}: {', '.join(results)}", flush=True)
+    for which in args.only or contenders:
+        if before is not None:
+            before(which)
+        results[which] = r = run_child(script, which, arguments)
+        if "seconds" in r:
+            print(f"  {which}: {r['seconds']:.2f} s, peak {r['peak_mb']:,.0f} MB", flush=True)
+        else:
+            print(f"  {which}: {r.get('skipped') or r.get('error')}", flush=True)
+    return results
 
 
 def fmt(value: float | None, spec: str) -> str:

@@ -45,25 +45,22 @@ import json
 import math
 import os
 import platform
-import time
 from pathlib import Path
 
 import numpy as np
 from _harness import (
     RESULTS,
     ROOT,
-    children_peak_mb,
-    duckdb_connection,
+    add_arguments,
+    child_arguments,
     engine_goals,
     fmt,
     generated_input,
-    kept_results,
+    measure,
+    open_input,
+    peak_mb,
     print_goals,
-    run_child,
-    spark_session,
-)
-from _harness import (
-    peak_mb as peak_memory_mb,
+    run_contenders,
 )
 
 CONTENDERS = ("pandas", "polars", "duckdb", "spark", "sql")
@@ -202,22 +199,8 @@ def _child(which: str, path: Path, args: argparse.Namespace) -> dict:
 
     from analysis_kit.funnel import event_funnel
 
-    if which == "polars":
-        import polars as pl
-    elif which == "spark":
-        spark = spark_session(args.spark_memory)
-    start = time.perf_counter()
-    if which == "pandas":
-        data = pd.read_parquet(path)
-    elif which == "polars":
-        data = pl.scan_parquet(path)
-    elif which == "spark":
-        data = spark.read.parquet(str(path))
-    else:
-        con = duckdb_connection(args.duckdb_memory)
-        data = con.read_parquet(str(path)) if which == "duckdb" else None
-    read_s = time.perf_counter() - start
-    input_mb = peak_memory_mb()
+    data, con, read_s = open_input(which, path, args)
+    input_mb = peak_mb()
 
     def run() -> list[dict]:
         if which == "sql":
@@ -235,31 +218,14 @@ def _child(which: str, path: Path, args: argparse.Namespace) -> dict:
         )
         return table[["step", *COMPARED]].to_dict("records")
 
-    times = []
-    for _ in range(repeat):
-        result = None  # let the previous result go before the next run
-        start = time.perf_counter()
-        result = run()
-        times.append(time.perf_counter() - start)
-    peak_mb = peak_memory_mb() + children_peak_mb()  # Spark: the JVM's too
-    if which == "spark":
-        spark.stop()
+    result, record = measure(which, data, run, repeat)
     clean = [
         {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
         for row in result
     ]
     for row in clean:
         row["reached"] = int(row["reached"])
-    return {
-        "which": which,
-        "rows_in": int(len(data)) if which == "pandas" else None,
-        "read_s": read_s,
-        "seconds": min(times),
-        "times": times,
-        "input_mb": input_mb,
-        "peak_mb": peak_mb,
-        "table": clean,
-    }
+    return {"which": which, "read_s": read_s, "input_mb": input_mb, **record, "table": clean}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -290,32 +256,9 @@ def _compare(reference: list[dict], other: list[dict]) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _child_arguments(args: argparse.Namespace) -> list[str]:
-    return [
-        "--rows",
-        str(args.rows),
-        "--seed",
-        str(args.seed),
-        "--repeat",
-        str(args.repeat),
-        "--duckdb-memory",
-        args.duckdb_memory,
-        "--spark-memory",
-        args.spark_memory,
-    ]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=10_000_000)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--repeat", type=int, default=1, help="funnel runs per child; best kept")
-    parser.add_argument("--duckdb-memory", default="3GB", help="DuckDB memory_limit")
-    parser.add_argument("--spark-memory", default="3g", help="Spark driver memory (JVM heap)")
-    parser.add_argument(
-        "--only", nargs="+", choices=CONTENDERS, help="rerun only these (others kept)"
-    )
-    parser.add_argument("--child", choices=("generate", *CONTENDERS))
+    add_arguments(parser, CONTENDERS, "funnel runs")
     args = parser.parse_args()
     if args.child == "generate":
         path = RESULTS / f"events_{args.rows}_{args.seed}.parquet"
@@ -338,15 +281,7 @@ def main() -> None:
         flush=True,
     )
     target = RESULTS / f"funnel_{args.rows}.json"
-    results = kept_results(target, args.only, args.seed)
-    if results:
-        print(f"  kept from {target.name}: {', '.join(results)}", flush=True)
-    for which in args.only or CONTENDERS:
-        results[which] = r = run_child(__file__, which, _child_arguments(args))
-        if "error" in r:
-            print(f"  {which}: {r['error']}", flush=True)
-        else:
-            print(f"  {which}: {r['seconds']:.2f} s, peak {r['peak_mb']:,.0f} MB", flush=True)
+    results = run_contenders(__file__, CONTENDERS, child_arguments(args), target, args)
 
     done = [w for w, r in results.items() if "seconds" in r]
     checks = {}
@@ -377,7 +312,7 @@ def main() -> None:
     print("-" * len(header))
     for which, r in results.items():
         if "seconds" not in r:
-            print(f"{which:10s} failed")
+            print(f"{which:10s} {'skipped' if 'skipped' in r else 'failed'}")
             continue
         table = r["table"]
         print(

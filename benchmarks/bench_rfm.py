@@ -52,25 +52,22 @@ import argparse
 import json
 import os
 import platform
-import time
 from pathlib import Path
 
 import numpy as np
 from _harness import (
     RESULTS,
     ROOT,
-    children_peak_mb,
-    duckdb_connection,
+    add_arguments,
+    child_arguments,
     engine_goals,
     fmt,
     generated_input,
-    kept_results,
+    measure,
+    open_input,
+    peak_mb,
     print_goals,
-    run_child,
-    spark_session,
-)
-from _harness import (
-    peak_mb as peak_memory_mb,
+    run_contenders,
 )
 
 DAYS = ("pandas", "polars", "duckdb", "spark", "sql")
@@ -170,29 +167,10 @@ def _child(which: str, path: Path, out: Path, args: argparse.Namespace) -> dict:
             from lifetimes.utils import summary_data_from_transaction_data
         except ImportError:
             return {"which": which, "skipped": INSTALL_HINT}
-    import pandas as pd
-
     from analysis_kit.rfm import rfm_summary
 
-    # Import each engine before the read is timed (pandas and analysis_kit are imported above).
-    if which == "polars":
-        import polars as pl
-    elif which in ("duckdb", "sql"):
-        import duckdb  # noqa: F401
-    elif which == "spark":
-        spark = spark_session(args.spark_memory)
-    start = time.perf_counter()
-    if which in ("pandas", "pandas_lifetimes", "lifetimes"):
-        data = pd.read_parquet(path)
-    elif which == "polars":
-        data = pl.scan_parquet(path)
-    elif which == "spark":
-        data = spark.read.parquet(str(path))
-    else:
-        con = duckdb_connection(args.duckdb_memory)
-        data = con.read_parquet(str(path)) if which == "duckdb" else None
-    read_s = time.perf_counter() - start
-    input_mb = peak_memory_mb()
+    data, con, read_s = open_input(which, path, args)
+    input_mb = peak_mb()
 
     def run():
         if which == "pandas":
@@ -216,28 +194,12 @@ def _child(which: str, path: Path, out: Path, args: argparse.Namespace) -> dict:
             freq="D",
         ).reset_index()
 
-    times = []
-    for _ in range(repeat):
-        result = None  # let the previous result go before the next run
-        start = time.perf_counter()
-        result = run()
-        times.append(time.perf_counter() - start)
-    peak_mb = peak_memory_mb() + children_peak_mb()  # Spark: the JVM's too
-    if which == "spark":
-        spark.stop()
+    result, record = measure(which, data, run, repeat)
     if which == "polars":
         result.write_parquet(out)
     else:
         result.to_parquet(out, index=False)
-    return {
-        "which": which,
-        "rows_in": int(len(data)) if which in ("pandas", "pandas_lifetimes", "lifetimes") else None,
-        "read_s": read_s,
-        "seconds": min(times),
-        "times": times,
-        "input_mb": input_mb,
-        "peak_mb": peak_mb,
-    }
+    return {"which": which, "read_s": read_s, "input_mb": input_mb, **record}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -305,35 +267,10 @@ def _sorted(con, out: Path) -> bool:
 # ---------------------------------------------------------------------------------------------
 
 
-def _child_arguments(args: argparse.Namespace) -> list[str]:
-    return [
-        "--rows",
-        str(args.rows),
-        "--seed",
-        str(args.seed),
-        "--as-of",
-        args.as_of,
-        "--repeat",
-        str(args.repeat),
-        "--duckdb-memory",
-        args.duckdb_memory,
-        "--spark-memory",
-        args.spark_memory,
-    ]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=10_000_000)
-    parser.add_argument("--seed", type=int, default=0)
+    add_arguments(parser, CONTENDERS, "summary runs")
     parser.add_argument("--as-of", default="2024-12-31")
-    parser.add_argument("--repeat", type=int, default=1, help="summary runs per child; best kept")
-    parser.add_argument("--duckdb-memory", default="3GB", help="DuckDB memory_limit")
-    parser.add_argument("--spark-memory", default="3g", help="Spark driver memory (JVM heap)")
-    parser.add_argument(
-        "--only", nargs="+", choices=CONTENDERS, help="rerun only these (others kept)"
-    )
-    parser.add_argument("--child", choices=("generate", *CONTENDERS))
     args = parser.parse_args()
     if args.child == "generate":
         path = RESULTS / f"orders_{args.rows}_{args.seed}.parquet"
@@ -359,16 +296,15 @@ def main() -> None:
         flush=True,
     )
     target = RESULTS / f"rfm_{args.rows}.json"
-    results = kept_results(target, args.only, args.seed)
-    if results:
-        print(f"  kept from {target.name}: {', '.join(results)}", flush=True)
-    for which in args.only or CONTENDERS:
-        out[which].unlink(missing_ok=True)
-        results[which] = r = run_child(__file__, which, _child_arguments(args))
-        if "skipped" in r or "error" in r:
-            print(f"  {which}: {r.get('skipped') or r.get('error')}", flush=True)
-        else:
-            print(f"  {which}: {r['seconds']:.2f} s, peak {r['peak_mb']:,.0f} MB", flush=True)
+    arguments = child_arguments(args, "--as-of", args.as_of)
+    results = run_contenders(
+        __file__,
+        CONTENDERS,
+        arguments,
+        target,
+        args,
+        before=lambda w: out[w].unlink(missing_ok=True),
+    )
 
     con = duckdb.connect()
     done = [w for w, r in results.items() if "seconds" in r]
