@@ -6,6 +6,7 @@ import datetime as dt
 import itertools
 
 import duckdb
+import narwhals as nw
 import numpy as np
 import pandas as pd
 import polars as pl
@@ -28,6 +29,7 @@ from analysis_kit.funnel import (
     weakest_step,
     weighted_pipeline,
 )
+from analysis_kit.funnel import _microseconds as microseconds
 from analysis_kit.reports import to_pandas
 
 NaN = np.nan
@@ -373,6 +375,36 @@ def _random_events(seed: int, n_units: int = 40) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["customer_id", "event", "event_time"])
     frame["campaign"] = np.where(rng.random(len(frame)) < 0.5, "ads", "mail")
     return frame
+
+
+TIMES = pd.to_datetime(
+    [
+        "1969-12-31 23:59:59.9999995",  # before 1970, below a microsecond: floors to -1
+        "1900-03-01 12:00:00.0000019",
+        "2024-02-29 23:59:59.999999999",
+        "1970-01-01 00:00:00.000000",
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        pd.DataFrame({"t": TIMES}),
+        pd.DataFrame({"t": TIMES.astype("datetime64[us]")}),
+        pd.DataFrame({"t": TIMES}).convert_dtypes(dtype_backend="pyarrow"),
+        pl.DataFrame({"t": TIMES}),
+        pl.DataFrame({"t": TIMES}).with_columns(pl.col("t").cast(pl.Datetime("us"))),
+    ],
+    ids=["pandas-ns", "pandas-us", "pandas-arrow", "polars-ns", "polars-us"],
+)
+def test_native_microseconds_equal_the_assembled_ones(frame):
+    # pandas and Polars count microseconds themselves; DuckDB and Spark assemble them from the
+    # calendar fields. Both must give the same integers, so the funnels agree across engines.
+    frame = nw.from_native(frame)
+    native = frame.select(microseconds(nw.col("t"), native=True)).to_native()["t"]
+    assembled = frame.select(microseconds(nw.col("t"), native=False)).to_native()["t"]
+    assert list(native) == list(assembled) == [-1, -2203847999999999, 1709251199999999, 0]
 
 
 COMBINATIONS = list(itertools.product(("ordered", "strict", "any"), ("any", "first"), (None, "5h")))
