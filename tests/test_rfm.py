@@ -388,6 +388,49 @@ def test_backends_agree_on_generated_data(generated_orders, backend, options):
     pd.testing.assert_frame_equal(got, expected, check_dtype=False, rtol=1e-9)
 
 
+LOCAL_TIMES = pd.DataFrame(
+    {
+        "customer_id": ["a", "a", "b", "b", "c"],
+        # Just before and after midnight, before 1970 and on a leap day.
+        "order_date": pd.to_datetime(
+            [
+                "1969-12-31 23:00",
+                "1970-01-01 00:30",
+                "2024-02-29 23:59",
+                "2024-03-01 00:01",
+                "2024-01-01 20:00",
+            ]
+        ),
+        "amount": [1.0, 2.0, 3.0, 4.0, 5.0],
+    }
+)
+
+
+@pytest.mark.parametrize(
+    "convert",
+    [
+        lambda df: df,
+        lambda df: df.convert_dtypes(dtype_backend="pyarrow"),
+        pl.from_pandas,
+        lambda df: pl.from_pandas(df).lazy(),
+    ],
+    ids=["pandas", "pandas-arrow", "polars", "polars-lazy"],
+)
+@pytest.mark.parametrize("convention", ["days", "lifetimes"])
+def test_zoned_times_count_on_their_local_calendar_day(convert, convention):
+    # An order at 00:30 in Shanghai is that day's order (16:30 the day before in UTC). Polars
+    # counts days by a date cast, the others by calendar arithmetic: all agree with the same
+    # wall-clock times without a zone, before 1970 too.
+    zoned = LOCAL_TIMES.assign(order_date=LOCAL_TIMES["order_date"].dt.tz_localize("Asia/Shanghai"))
+    expected = _as_pandas(rfm_summary(LOCAL_TIMES, convention=convention))
+    assert expected["frequency"].tolist() == (
+        [1.0, 1.0, 0.0] if convention == "lifetimes" else [2, 2, 1]
+    )
+    for frame in (LOCAL_TIMES, zoned):
+        got = _as_pandas(rfm_summary(convert(frame), convention=convention))
+        pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+
+
 def test_lazy_inputs_stay_lazy(orders):
     assert isinstance(rfm_summary(pl.from_pandas(orders).lazy()), pl.LazyFrame)
     assert isinstance(rfm_summary(pl.from_pandas(orders)), pl.DataFrame)
