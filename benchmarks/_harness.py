@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -20,6 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 #: Where DuckDB spills when a query needs more than its memory limit.
 SPILL = RESULTS / "duckdb_spill"
+#: Where Polars' streaming engine spills when it goes over its memory budget.
+POLARS_SPILL = RESULTS / "polars_spill"
 #: The issue's goals for the engines: DuckDB and Polars inputs within this factor of the
 #: hand-written SQL ...
 GOAL_SQL = 1.3
@@ -158,10 +161,29 @@ def children_peak_mb() -> float:
     return total
 
 
-def run_child(script: str, which: str, arguments: Sequence[str]) -> dict:
+def polars_environment(budget_mb: int) -> dict[str, str]:
+    """Return a Polars child's environment: a memory budget for its streaming engine, if any.
+
+    Polars (2.1) reads ``POLARS_OOC_MEMORY_BUDGET_MB`` when it starts and then spills what its
+    streaming engine holds to ``POLARS_OOC_SPILL_DIR`` past that budget, as DuckDB does past its
+    ``memory_limit``. It is an environment variable, not a setting of a running process, so it
+    is given to the child; 0 leaves Polars without a budget.
+    """
+    env = dict(os.environ)
+    if budget_mb > 0:
+        POLARS_SPILL.mkdir(parents=True, exist_ok=True)
+        env["POLARS_OOC_MEMORY_BUDGET_MB"] = str(budget_mb)
+        env["POLARS_OOC_SPILL_DIR"] = str(POLARS_SPILL)
+    return env
+
+
+def run_child(
+    script: str, which: str, arguments: Sequence[str], env: dict[str, str] | None = None
+) -> dict:
     """Run one contender as ``script --child which *arguments`` and return its JSON record.
 
-    The ``spark`` contender runs in :func:`spark_python`'s interpreter, or is skipped.
+    The ``spark`` contender runs in :func:`spark_python`'s interpreter, or is skipped. ``env``
+    replaces the child's environment (None: this process's).
     """
     python = sys.executable
     if which == "spark":
@@ -169,7 +191,7 @@ def run_child(script: str, which: str, arguments: Sequence[str]) -> dict:
         if python is None:
             return {"which": which, "skipped": SPARK_HINT}
     command = [str(python), script, "--child", which, *arguments]
-    proc = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env)
     lines = proc.stdout.strip().splitlines()
     if proc.returncode != 0 or not lines:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
@@ -196,13 +218,24 @@ def kept_results(target: Path, only: Sequence[str] | None, seed: int) -> dict[st
 PANDAS_INPUT = ("pandas", "pandas_lifetimes", "lifetimes")
 
 
-def add_arguments(parser, contenders: Sequence[str], runs_of: str) -> None:
-    """Add the options every engine benchmark takes (``runs_of``: what ``--repeat`` repeats)."""
+def add_arguments(
+    parser, contenders: Sequence[str], runs_of: str, *, polars_memory: int = 0
+) -> None:
+    """Add the options every engine benchmark takes (``runs_of``: what ``--repeat`` repeats).
+
+    ``polars_memory`` is the default of ``--polars-memory`` (see :func:`polars_environment`).
+    """
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=1, help=f"{runs_of} per child; best kept")
     parser.add_argument("--duckdb-memory", default="3GB", help="DuckDB memory_limit")
     parser.add_argument("--spark-memory", default="3g", help="Spark driver memory (JVM heap)")
+    parser.add_argument(
+        "--polars-memory",
+        type=int,
+        default=polars_memory,
+        help="Polars' memory budget in MB, past which it spills; 0: none (default %(default)s)",
+    )
     parser.add_argument(
         "--only", nargs="+", choices=contenders, help="rerun only these (others kept)"
     )
@@ -291,7 +324,10 @@ def run_contenders(
     for which in args.only or contenders:
         if before is not None:
             before(which)
-        results[which] = r = run_child(script, which, arguments)
+        env = polars_environment(args.polars_memory) if which == "polars" else None
+        results[which] = r = run_child(script, which, arguments, env)
+        if env is not None:  # Polars leaves its (emptied) spill folder behind
+            shutil.rmtree(POLARS_SPILL, ignore_errors=True)
         if "seconds" in r:
             print(f"  {which}: {r['seconds']:.2f} s, peak {r['peak_mb']:,.0f} MB", flush=True)
         else:
