@@ -1617,9 +1617,9 @@ def event_funnel_units(
     -------
     DataFrame, LazyFrame, DuckDB relation or PySpark DataFrame
         The same kind of object as ``events`` (lazy stays lazy until the caller collects;
-        with a Polars LazyFrame, Polars may warn at ``collect`` that it cannot check the
-        sortedness of the as-of join, which is sorted), one row per unit that has a step-1
-        event (for ``order="any"``: any step event), in no particular order:
+        with a Polars LazyFrame and ``order="any"``, Polars may warn at ``collect`` that it
+        cannot check the sortedness of the as-of join, which is sorted), one row per unit that
+        has a step-1 event (for ``order="any"``: any step event), in no particular order:
 
         - ``unit_col`` and the ``breakdown`` columns.
         - ``start`` – when the counted attempt started (datetime, microseconds).
