@@ -191,19 +191,29 @@ def _require_engine(engine: str) -> None:
         ) from None
 
 
-def _spark_session():
-    """Return the active SparkSession, or a local one: UTC session time, few partitions, no web UI."""
+def _spark_session(
+    master: str = "local[*]", *, partitions: int = 4, config: Mapping[str, str] | None = None
+):
+    """Return the active SparkSession, or a local one: UTC session time, no web UI, quiet logs.
+
+    UTC is what makes Spark's dates the ones the other engines see. ``partitions`` is the
+    number of shuffle partitions (few: the tables fit one machine); ``config`` adds settings,
+    e.g. ``{"spark.driver.memory": "3g"}``. The tests and the benchmarks start theirs here too.
+    """
     from pyspark.sql import SparkSession
 
-    session = (
-        SparkSession.builder.master("local[*]")
+    builder = (
+        SparkSession.builder.master(master)
         .appName("analysis_kit")
-        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.sql.shuffle.partitions", str(partitions))
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.session.timeZone", "UTC")
-        .getOrCreate()
     )
+    for key, value in (config or {}).items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
     return session
 
 

@@ -126,23 +126,18 @@ SPARK_HINT = "no .venv-spark: run scripts/test_spark.sh once to build it (PySpar
 
 
 def spark_session(memory: str):
-    """Start a local PySpark session on every core: UTC, few shuffles, no UI, quiet logs."""
-    from pyspark.sql import SparkSession
+    """Start the package's local PySpark session on every core, with ``memory`` of driver heap."""
+    from analysis_kit.reports import _spark_session
 
     cores = len(os.sched_getaffinity(0))
-    session = (
-        SparkSession.builder.master(f"local[{cores}]")
-        .appName("analysis_kit-benchmark")
-        .config("spark.driver.memory", memory)
-        .config("spark.sql.shuffle.partitions", str(4 * cores))
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .getOrCreate()
+    return _spark_session(
+        f"local[{cores}]",
+        partitions=4 * cores,
+        config={
+            "spark.driver.memory": memory,
+            "spark.sql.execution.arrow.pyspark.enabled": "true",
+        },
     )
-    session.sparkContext.setLogLevel("ERROR")
-    return session
 
 
 def children_peak_mb() -> float:

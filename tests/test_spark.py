@@ -57,18 +57,9 @@ def spark():
         if os.environ.get("CI"):
             pytest.fail(f"CI is set, so Spark must run: {reason}")
         pytest.skip(reason)
-    from pyspark.sql import SparkSession
+    from analysis_kit.reports import _spark_session
 
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("analysis_kit-tests")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
+    session = _spark_session("local[2]", partitions=2)
     yield session
     session.stop()
 
