@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
+from ._validate import as_of_day, is_negative_money, is_positive_money, local_days
 from .columns import AMOUNT, CUSTOMER_ID, ORDER_DATE, require_columns
 from .errors import AnalysisKitError
 
@@ -1078,16 +1079,20 @@ def calibration_holdout(
     The calibration part is exactly ``rfm_summary(orders, convention="lifetimes", freq=freq,
     as_of=calibration_end)``: customers whose first purchase falls in or before the calibration
     period. The holdout is the periods after the calibration period up to and including the
-    period of ``holdout_end``; a holdout purchase is a period whose net amount is > 0, as in the
-    calibration (so lines are netted per period and refunds reduce that period's value).
+    period of ``holdout_end``. A holdout purchase period is counted as in the calibration: lines
+    are netted per period, every period with a line is a purchase (0.00 lines included, as in
+    lifetimes), and a period with a refund line only when its net amount is positive in cents
+    (so refunds reduce that period's value and a fully refunded period is no purchase). Dates
+    with a time zone count on their own wall clock.
 
     Parameters
     ----------
     orders : DataFrame
         Order lines (pandas) with customer, datetime and amount columns.
     calibration_end, holdout_end : str, date or Timestamp
-        Last day of the calibration and of the holdout; ``holdout_end`` must lie in a later
-        period.
+        Last day of the calibration and of the holdout (only the calendar day counts: every
+        line dated on it is in; a time zone is dropped, keeping the local date);
+        ``holdout_end`` must lie in a later period.
     freq : {"D", "W", "M"}, default="D"
         Period (days, Monday-to-Sunday weeks, calendar months), as in ``rfm_summary``.
     customer_col, date_col, amount_col : str
@@ -1129,8 +1134,8 @@ def calibration_holdout(
     require_columns(
         orders.columns, (customer_col, date_col, amount_col), where=where, table="orders"
     )
-    cal_day = _timestamp(calibration_end, "calibration_end")
-    hold_day = _timestamp(holdout_end, "holdout_end")
+    cal_day = as_of_day(calibration_end, name="calibration_end")
+    hold_day = as_of_day(holdout_end, name="holdout_end")
     cal_period = _period_numbers(pd.Series([cal_day]), freq)[0]
     hold_period = _period_numbers(pd.Series([hold_day]), freq)[0]
     if hold_period <= cal_period:
@@ -1152,17 +1157,24 @@ def calibration_holdout(
     )
     lines = orders[[customer_col, date_col, amount_col]]
     lines = lines[lines[customer_col].notna() & lines[date_col].notna()]
-    periods = _period_numbers(pd.to_datetime(lines[date_col]), freq)
+    periods = _period_numbers(local_days(lines[date_col]), freq)
     in_holdout = (periods > cal_period) & (periods <= hold_period)
+    amounts = pd.to_numeric(lines[amount_col]).fillna(0.0).to_numpy()[in_holdout]
     held = pd.DataFrame(
         {
             customer_col: lines[customer_col].to_numpy()[in_holdout],
             "__period": periods[in_holdout],
-            "__amount": pd.to_numeric(lines[amount_col]).fillna(0.0).to_numpy()[in_holdout],
+            "__amount": amounts,
+            "__refund": is_negative_money(amounts),
         }
     )
-    per_period = held.groupby([customer_col, "__period"], sort=False)["__amount"].sum()
-    bought = per_period[per_period > 0].groupby(level=0).agg(["count", "mean"])
+    per_period = held.groupby([customer_col, "__period"], sort=False).agg(
+        {"__amount": "sum", "__refund": "any"}
+    )
+    # Purchase periods as in rfm_summary's lifetimes convention: every period with a line, 0.00
+    # included; a period with a refund line only when its net amount is positive.
+    counted = is_positive_money(per_period["__amount"]) | ~per_period["__refund"]
+    bought = per_period.loc[counted, "__amount"].groupby(level=0).agg(["count", "mean"])
     out = calibration.merge(
         bought.rename(columns={"count": "frequency_holdout", "mean": "monetary_value_holdout"}),
         left_on=customer_col,
@@ -1173,18 +1185,6 @@ def calibration_holdout(
     out["monetary_value_holdout"] = out["monetary_value_holdout"].fillna(0.0).astype("float64")
     out["duration_holdout"] = float(hold_period - cal_period)
     return out.reset_index(drop=True)
-
-
-def _timestamp(value: Any, name: str) -> pd.Timestamp:
-    try:
-        stamp = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a date, e.g. '2024-06-30'; got {value!r}") from exc
-    if pd.isna(stamp):
-        raise ValueError(f"{name} must be a date, e.g. '2024-06-30'; got {value!r}")
-    if stamp.tzinfo is not None:
-        stamp = stamp.tz_localize(None)
-    return stamp.normalize()
 
 
 def _period_numbers(dates: pd.Series, freq: str) -> np.ndarray:

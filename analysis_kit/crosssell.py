@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from ._validate import is_positive_money
 from .columns import AMOUNT, CUSTOMER_ID, ORDER_ID, require_columns
 
 __all__ = ["RULE_COLUMNS", "association_rules", "cross_sell"]
@@ -78,8 +79,9 @@ def association_rules(
     customer_col, order_col, product_col : str
         Column names.
     amount_col : str or None, default="amount"
-        When the column exists, a product is in a basket only if its net amount there is > 0,
-        so a product bought and fully refunded does not count; None (or a missing column) counts
+        When the column exists, a product is in a basket only if its net amount there is
+        positive, compared in cents (at least 0.01 once rounded), so a product bought and fully
+        refunded does not count, even when the float sum is 4.4e-16; None (or a missing column) counts
         every line.
 
     Returns
@@ -183,7 +185,7 @@ def _check_fraction(name: str, value: float, *, low_open: bool) -> None:
 def _basket_products(
     orders: pd.DataFrame, *, key_col: str, product_col: str, amount_col: str | None
 ) -> pd.DataFrame:
-    """Distinct (basket, product) pairs bought: net amount > 0 when amounts are known."""
+    """Distinct (basket, product) pairs bought: net amount positive in cents when known."""
     lines = pd.DataFrame(
         {"key": orders[key_col].to_numpy(), "product": orders[product_col].to_numpy()}
     )
@@ -193,7 +195,7 @@ def _basket_products(
     if amount_col is not None and amount_col in orders.columns:
         lines["amount"] = pd.to_numeric(orders[amount_col], errors="coerce").fillna(0.0).to_numpy()
         net = lines[valid].groupby(["key", "product"], sort=False)["amount"].sum()
-        return net[net > 0].index.to_frame(index=False)
+        return net[is_positive_money(net)].index.to_frame(index=False)
     return lines.loc[valid, ["key", "product"]].drop_duplicates().reset_index(drop=True)
 
 
@@ -229,7 +231,8 @@ def cross_sell(
 
         - None (default): ``"product"`` when ``amount_col`` is in ``orders``, else ``"none"``;
         - ``"product"``: the consequent's average order value: the mean amount of its lines with
-          an amount > 0 in ``orders``, so a dearer product ranks higher at equal lift;
+          a positive amount (at least 0.01 in cents) in ``orders``, so a dearer product ranks
+          higher at equal lift;
         - ``"none"``: 1 for every offer, ranking by lift alone;
         - a Series or mapping from customer id to a value (e.g. ``clv_12m`` from
           :func:`analysis_kit.clv.customer_lifetime_value`): the customer's value, which orders
@@ -306,7 +309,7 @@ def cross_sell(
 
     if mode == "product":
         amounts = pd.to_numeric(orders[amount_col], errors="coerce").to_numpy(dtype="float64")
-        bought = valid.to_numpy() & (amounts > 0)
+        bought = valid.to_numpy() & is_positive_money(amounts)
         aov = pd.Series(amounts[bought]).groupby(lines["product"].to_numpy()[bought]).mean()
         expected = candidates["consequent"].map(aov)
     elif mode == "none":

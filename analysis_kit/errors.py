@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["AnalysisKitError", "ReadError", "SchemaError"]
+__all__ = ["AnalysisKitError", "ParameterError", "ReadError", "SchemaError"]
 
 
 class AnalysisKitError(Exception):
@@ -15,3 +15,7 @@ class ReadError(AnalysisKitError, ValueError):
 
 class SchemaError(AnalysisKitError, ValueError):
     """A table lacks required columns, or a parameter names a table or column that does not exist."""
+
+
+class ParameterError(AnalysisKitError, ValueError):
+    """A parameter has a value the kit cannot use: the message names the parameter and the value."""

@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from ._frames import as_pandas
+from ._validate import as_of_day, as_of_end
 from .columns import AMOUNT, CUSTOMER_ID, ORDER_DATE, OWNER, STAGE, STAGES, require_columns
 from .parsing import parse_stage
 from .rfm import _day_number
@@ -259,18 +260,6 @@ def _datetimes(values: pd.Series, name: str, *, where: str) -> pd.Series:
     )
 
 
-def _timestamp(value: object, name: str) -> pd.Timestamp:
-    try:
-        stamp = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a date, e.g. '2024-06-30'; got {value!r}") from exc
-    if pd.isna(stamp):
-        raise ValueError(f"{name} must be a date, e.g. '2024-06-30'; got {value!r}")
-    if stamp.tzinfo is not None:
-        stamp = stamp.tz_convert("UTC").tz_localize(None)
-    return stamp
-
-
 def _ratio(num: Any, den: Any) -> Any:
     """``num / den`` with NaN where ``den`` is 0 or missing (no division by zero)."""
     num = pd.to_numeric(num, errors="coerce")
@@ -312,18 +301,26 @@ def _stage_rows(
     for col in carry:
         data[col] = frame[col]
     keep = data[_ID].notna() & data[_STEP].notna()
-    as_of_day = None
+    day = None
     if time_col:
         data[_T] = _datetimes(frame[time_col], time_col, where=where)
         keep &= data[_T].notna()
         if as_of is not None:
-            as_of_day = _timestamp(as_of, "as_of").normalize()
-            keep &= data[_T] < as_of_day + pd.Timedelta(days=1)
+            day = as_of_day(as_of)
+            # the as-of day is a calendar day: zoned times are cut on their own wall clock
+            keep &= _wall_clock(frame[time_col]) < day + pd.Timedelta(days=1)
     data = data[keep].copy()
     data[_STEP] = data[_STEP].astype("int64")
     order = [_ID, _T, _STEP] if time_col else [_ID, _STEP]
     data = data.sort_values(order, kind="stable").reset_index(drop=True)
-    return steps, data, as_of_day
+    return steps, data, day
+
+
+def _wall_clock(values: pd.Series) -> pd.Series:
+    """Datetimes without their time zone, each keeping its local wall-clock time."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return values.dt.tz_localize(None)
+    return values
 
 
 def _first_valid(data: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
@@ -380,6 +377,7 @@ def _stage_steps(
     if step is None:  # every stage cell is missing: every row is dropped below
         step = nw.when(~stage.is_null()).then(nw.lit(0, dtype=nw.Int64))
     columns = [nw.col(id_col).alias(_ID), step.alias(_STEP), *[nw.col(c) for c in extra]]
+    zoned = False
     if time_col:
         time_type = schema[time_col]
         if not isinstance(time_type, nw.Datetime | nw.Date):
@@ -388,21 +386,27 @@ def _stage_steps(
                 "dates first, e.g. with analysis_kit.clean_table"
             )
         time = nw.col(time_col)
+        zoned = bool(getattr(time_type, "time_zone", None))
         if isinstance(time_type, nw.Date):
             time = time.cast(nw.Datetime("us"))
-        elif getattr(time_type, "time_zone", None):
+        elif zoned:
             time = time.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
         native = frame.implementation.is_pandas_like() or frame.implementation.is_polars()
         columns.append(_microseconds(time, native=native).alias(_TU))
     # Missing ids, stages and times go first: pandas cannot cast a missing clock field to int.
     keep = [~nw.col(id_col).is_null(), ~nw.col(stage_col).is_null()]
     keep += [~nw.col(time_col).is_null()] if time_col else []
-    data = frame.filter(*keep).select(*columns)
-    if time_col:
-        if as_of is not None:
-            end = _timestamp(as_of, "as_of").normalize() + pd.Timedelta(days=1)
-            end_us = (end - pd.Timestamp(1970, 1, 1)) // pd.Timedelta(microseconds=1)
-            data = data.filter(nw.col(_TU) < nw.lit(int(end_us), dtype=nw.Int64))
+    data = frame.filter(*keep)
+    end_us = None
+    if time_col and as_of is not None:
+        end_us = (as_of_end(as_of) - pd.Timestamp(1970, 1, 1)) // pd.Timedelta(microseconds=1)
+        if zoned:
+            # The as-of day is a calendar day: zoned times are cut on their own wall clock.
+            wall = _microseconds(nw.col(time_col).dt.replace_time_zone(None), native=native)
+            data = data.filter(wall < nw.lit(int(end_us), dtype=nw.Int64))
+    data = data.select(*columns)
+    if end_us is not None and not zoned:
+        data = data.filter(nw.col(_TU) < nw.lit(int(end_us), dtype=nw.Int64))
     return steps, data.with_columns(nw.col(_STEP).cast(nw.Int64))
 
 
@@ -500,7 +504,9 @@ def stage_funnel(
         in time and stage, the smallest value); units without one form their own group
         (missing value).
     as_of : date-like, optional
-        Ignore rows entered after this day.
+        Ignore rows entered after this day; rows entered on it count, whatever their time. Only
+        its calendar day is used: a time zone is dropped, keeping the local date, and zoned
+        times in ``time_col`` are compared on their own wall clock.
 
     Returns
     -------
@@ -768,7 +774,10 @@ def deal_summary(
         Outcome cell (lower-cased, stripped) → ``"won"``, ``"lost"`` or ``"open"``; other
         non-missing values are an error.
     as_of : date-like, optional
-        The analysis day; default the latest day in the history.
+        The analysis day; default the latest day in the history. Rows entered after it are
+        ignored, rows entered on it count whatever their time. Only its calendar day is used: a
+        time zone is dropped, keeping the local date, and zoned times in ``time_col`` are cut
+        on their own wall clock.
 
     Returns
     -------
@@ -915,7 +924,10 @@ def stage_durations(
     by : str or list of str, optional
         Break down by these columns (first non-missing value of each deal).
     as_of : date-like, optional
-        The analysis day; default the latest day in the history.
+        The analysis day; default the latest day in the history. Rows entered after it are
+        ignored, rows entered on it count whatever their time. Only its calendar day is used: a
+        time zone is dropped, keeping the local date, and zoned times in ``time_col`` are cut
+        on their own wall clock.
 
     Returns
     -------

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ._validate import as_of_day, local_days
 from .columns import CHOICES, CUSTOMER_ID, describe_columns, require_columns
 from .errors import SchemaError
 
@@ -259,7 +260,9 @@ def need_trends(
     date_col : str, default="last_contact_date"
         The date that places a row in a month.
     as_of : str or Timestamp
-        The last day counted.
+        The last day counted: rows dated on it count, whatever their time. Only its calendar day
+        is used (a time zone is dropped, keeping the local date; zoned dates in ``date_col``
+        count on their own wall clock too).
     window : int, default=3
         Months per comparison window.
     customer_id_col : str or None, default="customer_id"
@@ -291,8 +294,8 @@ def need_trends(
     window = int(window)
     df = customers_or_followups
     require_columns(df.columns, [need_col, date_col], where="need_trends", table="customers")
-    as_of = pd.Timestamp(as_of).normalize()
-    day = pd.to_datetime(df[date_col]).dt.normalize()
+    as_of = as_of_day(as_of)
+    day = local_days(df[date_col])
     use_id = customer_id_col is not None and customer_id_col in df.columns
     frame = pd.DataFrame(
         {

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ._frames import as_pandas
+from ._validate import as_of_day, is_negative_money, is_positive_money
 from .columns import AMOUNT, CUSTOMER_ID, ORDER_DATE, ORDER_ID, require_columns
 
 __all__ = [
@@ -206,6 +207,7 @@ _FIRST = "__rfm_first_period"
 _REP = "__rfm_repeat_amount"
 _NPER = "__rfm_periods"
 _LAST = "__rfm_last_period"
+_NEG = "__rfm_refund"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -246,10 +248,12 @@ def rfm_summary(
     as_of : str, date or datetime, optional
         The analysis date (lifetimes' ``observation_period_end``). Defaults to the latest order
         date in the data (among lines with a customer and a date). Only its calendar day is
-        used. Lines dated after ``as_of`` are **excluded**: in the ``days`` convention every
-        line after the ``as_of`` day; in the ``lifetimes`` convention every line after the
-        ``freq`` period that contains ``as_of`` (lifetimes compares whole periods, so a later
-        order in the same week or month is kept).
+        used: a time of day is dropped, and so is a time zone, keeping the local date
+        (``"2024-07-01T02:00+08:00"`` is 1 July). Every line dated on the ``as_of`` day counts,
+        whatever its time (17:42, 23:59). Lines dated after ``as_of`` are **excluded**: in the
+        ``days`` convention every line after the ``as_of`` day; in the ``lifetimes`` convention
+        every line after the ``freq`` period that contains ``as_of`` (lifetimes compares whole
+        periods, so a later order in the same week or month is kept).
     convention : {"days", "lifetimes"}, default="days"
         Which summary to build; see Returns.
     freq : {"D", "W", "M"}, default="D"
@@ -261,8 +265,9 @@ def rfm_summary(
     keep_non_buyers : bool, default=True
         ``days`` convention only: keep customers with no purchase before ``as_of`` (only refunds
         or zero amounts) with ``frequency`` 0 and missing ``recency``, ``first_purchase`` and
-        ``last_purchase``. ``False`` drops them. The ``lifetimes`` convention always drops them
-        (its ``T`` needs a first purchase).
+        ``last_purchase``. ``False`` drops them. The ``lifetimes`` convention always drops
+        customers without a purchase period (only refunds: its ``T`` needs a first purchase);
+        a customer whose only lines are 0.00 has purchase periods there, as in lifetimes.
 
     Returns
     -------
@@ -287,23 +292,40 @@ def rfm_summary(
         ``convention="lifetimes"`` (floats, as lifetimes returns them):
 
         - ``customer_col`` – the customer.
-        - ``frequency`` – number of repeat periods: periods with a purchase, minus 1.
+        - ``frequency`` – number of repeat periods: periods with a purchase (any line, 0.00
+          included, as in lifetimes; see Notes for refunds), minus 1.
         - ``recency`` – periods between the first and the last purchase period.
         - ``T`` – periods between the first purchase period and the ``as_of`` period.
         - ``monetary_value`` – mean of the per-period net totals of the repeat periods (the first
-          period left out); 0 when ``frequency`` is 0.
+          period left out; a period of 0.00 lines counts as 0); 0 when ``frequency`` is 0.
 
     Notes
     -----
-    **Refunds and zero amounts.** Lines are netted per purchase event first: per day (``days``),
-    per order (``orders``), per line (``orders`` without an order id column) or per period
-    (``lifetimes``). An event counts as a purchase only when its net amount is > 0, so a refund
-    on the day of the purchase reduces that day's value, a zero-amount line is never a purchase
-    and a day with a full refund is not a purchase day. In the ``days`` convention ``monetary``
-    is the net total of every line, so refunds on other days subtract too, and a customer whose
-    lines are only refunds or zeros has ``frequency`` 0 and ``monetary`` <= 0. In the
-    ``lifetimes`` convention only purchase periods enter (lifetimes has no notion of refunds and
-    its Gamma-Gamma model needs positive values): a refund in a period of its own is ignored.
+    **Money in cents.** Amounts are compared in cents: a net amount is positive when it rounds
+    to at least 0.01 (it is >= 0.005) and a line is a refund when it rounds to at most -0.01.
+    Float sums are not exact (-17.80 + 16.95 + 0.85 gives -1.4e-15, 1.10 + 2.20 - 3.30 gives
+    +4.4e-16), so a day bought and fully refunded nets to 0.00 on every engine, never to a
+    "purchase" of 4e-16. The reported sums themselves are not rounded.
+
+    **Refunds and zero amounts, days convention.** Lines are netted per purchase event first:
+    per day (``days``), per order (``orders``) or per line (``orders`` without an order id
+    column). An event counts as a purchase only when its net amount is positive, so a refund on
+    the day of the purchase reduces that day's value, a zero-amount line is never a purchase and
+    a day with a full refund is not a purchase day. ``monetary`` is the net total of every line,
+    so refunds on other days subtract too, and a customer whose lines are only refunds or zeros
+    has ``frequency`` 0 and ``monetary`` <= 0.
+
+    **Refunds and zero amounts, lifetimes convention.** This is lifetimes 0.11's
+    ``summary_data_from_transaction_data(..., monetary_value_col=amount_col)``: the amounts of a
+    period are summed and *every* period with a line is a purchase period, whatever its amount,
+    so 0.00 lines (samples, free replacements) count as purchases worth 0 and a customer whose
+    only purchases were 0.00 is kept with ``frequency`` 0 or more. On orders without negative
+    amounts the result equals lifetimes'. lifetimes has no notion of refunds: it would count a
+    period holding only a refund as a purchase with a negative value, which the Gamma-Gamma
+    model cannot use. Here refunds keep their rule: a period with a refund line (an amount of
+    -0.01 or less) is a purchase period only when its net amount is positive (a partial refund
+    lowers the period's value; a period fully refunded, or holding only refunds, is no
+    purchase), and a customer with no purchase period is left out.
 
     **Missing values.** Lines without a customer or a date are ignored; a missing amount counts
     as 0.
@@ -350,7 +372,7 @@ def rfm_summary(
             f"rfm_summary: date_col {date_col!r} must hold datetimes or dates, got {date_type}; "
             "parse dates first, e.g. with analysis_kit.clean_table"
         )
-    as_of_day = None if as_of is None else _day_of(as_of)
+    as_of_number = None if as_of is None else _day_of(as_of)
     use_orders = frequency == "orders" and order_col in schema
 
     keep = [customer_col, date_col, amount_col] + ([order_col] if use_orders else [])
@@ -379,7 +401,7 @@ def rfm_summary(
             date_col=date_col,
             order_col=order_col if use_orders else None,
             per_line=frequency == "orders" and not use_orders,
-            as_of_day=as_of_day,
+            as_of_day=as_of_number,
             keep_non_buyers=keep_non_buyers,
             packed=keys is not None,
         )
@@ -388,7 +410,7 @@ def rfm_summary(
             lines,
             customer_col=customer,
             date_col=date_col,
-            as_of_day=as_of_day,
+            as_of_day=as_of_number,
             freq=freq,
             packed=keys is not None,
         )
@@ -511,7 +533,7 @@ def _days_summary(
             )
         else:
             events = lines.group_by(keys).agg(*aggs)
-    buy = nw.col(_AMT) > 0
+    buy = is_positive_money(nw.col(_AMT))
     events = events.with_columns(
         nw.when(buy)
         .then(nw.lit(1, dtype=nw.Int64))
@@ -556,13 +578,27 @@ def _lifetimes_summary(
     else:
         date = nw.col(date_col)
         period = date.dt.year().cast(nw.Int64) * 12 + date.dt.month().cast(nw.Int64)
-    lines = lines.with_columns(period.cast(nw.Int64).alias(_PER))
+    refund = nw.when(is_negative_money(nw.col(_AMT))).then(nw.lit(1, dtype=nw.Int64))
+    lines = lines.with_columns(
+        period.cast(nw.Int64).alias(_PER),
+        refund.otherwise(nw.lit(0, dtype=nw.Int64)).alias(_NEG),
+    )
     as_of_period = None if as_of_day is None else _period_of(as_of_day, freq)
     if as_of_period is not None:
         lines = lines.filter(nw.col(_PER) <= as_of_period)
     periods = (
-        _group_by_customer_and(lines, customer_col, _PER, [_AMT], nw.col(_AMT).sum(), packed=packed)
-        .filter(nw.col(_AMT) > 0)
+        _group_by_customer_and(
+            lines,
+            customer_col,
+            _PER,
+            [_AMT, _NEG],
+            nw.col(_AMT).sum(),
+            nw.col(_NEG).max(),
+            packed=packed,
+        )
+        # lifetimes counts every period with a line, a zero amount too; a period with a refund
+        # line counts only when it nets to a positive amount (lifetimes has no refunds).
+        .filter(is_positive_money(nw.col(_AMT)) | (nw.col(_NEG) == 0))
         .with_columns(nw.col(_PER).min().over(customer_col).alias(_FIRST))
         .with_columns(
             nw.when(nw.col(_PER) > nw.col(_FIRST))
@@ -627,16 +663,8 @@ def _day_number(date: Any) -> Any:
 
 
 def _day_of(value: str | dt.date | dt.datetime | pd.Timestamp) -> int:
-    """Return the day number (days since 1970-01-01) of a date-like value."""
-    try:
-        stamp = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"as_of must be a date, e.g. '2024-06-30'; got {value!r}") from exc
-    if pd.isna(stamp):
-        raise ValueError(f"as_of must be a date, e.g. '2024-06-30'; got {value!r}")
-    if stamp.tzinfo is not None:
-        stamp = stamp.tz_localize(None)
-    return int((stamp.normalize() - pd.Timestamp(_EPOCH)).days)
+    """Return the day number (days since 1970-01-01) of the as-of day."""
+    return int((as_of_day(value) - pd.Timestamp(_EPOCH)).days)
 
 
 def _period_of(day: int, freq: str) -> int:

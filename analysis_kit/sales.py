@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from ._frames import as_pandas
+from ._validate import as_of_day, is_positive_money
 from .columns import AMOUNT, CUSTOMER_ID, ORDER_DATE, ORDER_ID, OWNER, require_columns
 from .parsing import parse_period
 
@@ -136,19 +137,6 @@ def _columns_of(name: str, value: str | Sequence[str] | None) -> tuple[str, ...]
     raise ValueError(f"{name} must be a column name or a list of column names; got {value!r}")
 
 
-def _day(value: object, name: str = "as_of") -> pd.Timestamp:
-    """Return the calendar day (midnight, tz-naive) of a date-like value."""
-    try:
-        stamp = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a date, e.g. '2024-06-30'; got {value!r}") from exc
-    if pd.isna(stamp):
-        raise ValueError(f"{name} must be a date, e.g. '2024-06-30'; got {value!r}")
-    if stamp.tzinfo is not None:
-        stamp = stamp.tz_localize(None)
-    return stamp.normalize()
-
-
 def _collect(frame: Any) -> pd.DataFrame:
     """Collect a narwhals frame into pandas with a fresh index."""
     if isinstance(frame, nw.LazyFrame):
@@ -206,9 +194,8 @@ def _prepare_lines(
     for extra in (customer_col, order_col):
         if extra is not None and extra not in cols:
             cols.append(extra)
-    date_expr = nw.col(date_col)
-    if isinstance(date_type, nw.Date):
-        date_expr = date_expr.cast(nw.Datetime("us"))
+    # Zoned times count on their own wall clock, like the as-of day.
+    date_expr = _as_datetime(nw.col(date_col), date_type)
     lines = frame.select(cols).with_columns(date_expr.alias(_DMAX))
     lines = lines.filter(~nw.col(_DMAX).is_null())
     if as_of is not None:
@@ -249,13 +236,14 @@ def _net_counts(lines: Any, keys: Sequence[str]) -> Any:
     """Revenue, orders and buying customers per ``keys`` with refunds netted per order.
 
     Lines are summed per order first (per customer and day when the order id is missing); an
-    order counts when its net amount is > 0. A customer counts when it has a counted order in
+    order counts when its net amount is positive in cents (>= 0.005, so float noise such as
+    1.10 + 2.20 - 3.30 = 4.4e-16 is no order). A customer counts when it has a counted order in
     the group; lines without a customer count in revenue and orders only.
     """
     keys = list(keys)
     per_order = lines.group_by([*keys, _CUST, _KNOWN, _ORD, _ODAY]).agg(nw.col(_AMT).sum())
     per_order = per_order.with_columns(
-        nw.when(nw.col(_AMT) > 0)
+        nw.when(is_positive_money(nw.col(_AMT)))
         .then(nw.lit(1, dtype=nw.Int64))
         .otherwise(nw.lit(0, dtype=nw.Int64))
         .alias(_BUY)
@@ -366,9 +354,11 @@ def sales_trend(
         Group columns (``"team"``, ``"region"``, ``"product"`` ...): one trend per group. Lines
         with a missing group value form a group of their own.
     as_of : str, date or datetime, optional
-        The analysis day. Lines dated after it are excluded and the periods run up to the period
-        that contains it (so months with no sales at the end appear as zero rows). Defaults to
-        the latest order date.
+        The analysis day. Lines dated after it are excluded (lines dated on it count, whatever
+        their time) and the periods run up to the period that contains it (so months with no
+        sales at the end appear as zero rows). Only its calendar day is used; a time zone is
+        dropped, keeping the local date. Times with a zone in ``date_col`` count on their own
+        wall clock too. Defaults to the latest order date.
     season_rules : mapping, optional
         Overrides of :data:`SEASON_RULES` (``peak`` and ``slack`` index thresholds).
     date_col, amount_col, order_col, customer_col : str
@@ -407,7 +397,8 @@ def sales_trend(
 
     **Refunds.** Revenue is net: a refund line (negative amount) subtracts in the period it is
     dated. Orders are counted per order id after netting its lines within the period: an order
-    counts when its net amount is > 0. So a refund line never adds an order (whether it reuses
+    counts when its net amount is positive, compared in cents (it rounds to at least 0.01: a
+    float sum like 1.10 + 2.20 - 3.30 = 4.4e-16 is 0.00). So a refund line never adds an order (whether it reuses
     the original order id or has its own, e.g. ``SO…-R``); a refund in the same period as its
     order cancels the order when it nets it to zero or below; a refund in a later period lowers
     that period's revenue but not its order count. ``aov`` is therefore net revenue per
@@ -444,7 +435,7 @@ def sales_trend(
     frame = nw.from_native(orders)
     names = frame.collect_schema().names()
     require_columns(names, (date_col, amount_col, *by_cols), where="sales_trend", table="orders")
-    as_of_day = None if as_of is None else _day(as_of)
+    as_of_date = None if as_of is None else as_of_day(as_of)
     lines = _prepare_lines(
         frame,
         keep=by_cols,
@@ -452,7 +443,7 @@ def sales_trend(
         amount_col=amount_col,
         customer_col=customer_col if customer_col in names else None,
         order_col=order_col if order_col in names else None,
-        as_of=as_of_day,
+        as_of=as_of_date,
     )
     step = _FREQ_MONTHS[freq]
     lines = lines.with_columns(((nw.col(_MON) // step) * step).alias(_PER))
@@ -462,13 +453,13 @@ def sales_trend(
             nw.col(_AMT).sum().alias("revenue"), nw.col(_DMAX).max()
         )
     )
-    if as_of_day is None:
+    if as_of_date is None:
         latest = monthly[_DMAX].max() if len(monthly) else pd.NaT
-        as_of_day = None if pd.isna(latest) else _day(latest)
-    trend = _trend_table(per_period, by_cols, step, freq, as_of_day)
+        as_of_date = None if pd.isna(latest) else as_of_day(latest)
+    trend = _trend_table(per_period, by_cols, step, freq, as_of_date)
     if customer_col not in names:
         trend["customers"] = pd.NA
-    seasonality, years = _seasonality(monthly, by_cols, as_of_day, rules)
+    seasonality, years = _seasonality(monthly, by_cols, as_of_date, rules)
     return SalesTrend(
         trend=trend,
         seasonality=seasonality,
@@ -476,7 +467,7 @@ def sales_trend(
         years=years,
         freq=freq,
         by=by_cols,
-        as_of=as_of_day if as_of_day is not None else pd.NaT,
+        as_of=as_of_date if as_of_date is not None else pd.NaT,
     )
 
 
@@ -651,8 +642,9 @@ def product_mix(
     rules : mapping, optional
         Overrides of :data:`PRODUCT_RULES` (star and problem thresholds).
     as_of : str, date or datetime, optional
-        Lines dated after this day are left out; also the end of the decline windows. Defaults
-        to the latest order date. Needs ``date_col``.
+        Lines dated after this day are left out (every line dated on it counts); also the end
+        of the decline windows. Only its calendar day is used (a time zone is dropped, keeping
+        the local date). Defaults to the latest order date. Needs ``date_col``.
     lang : {"zh", "en"}, default="zh"
         Language of ``reason``.
     product_col, amount_col, quantity_col, cost_col, margin_col, date_col : str
@@ -862,9 +854,9 @@ def _product_totals(
     windows: list[str] = []
     if dated:
         lines = lines.filter(~nw.col(_DMAX).is_null())
-        as_of_day = _day(as_of) if as_of is not None else _latest_day(lines)
-        if as_of_day is not None:
-            end = as_of_day + pd.Timedelta(days=1)
+        as_of_date = as_of_day(as_of) if as_of is not None else _latest_day(lines)
+        if as_of_date is not None:
+            end = as_of_date + pd.Timedelta(days=1)
             mid = nw.lit((end - pd.DateOffset(months=months)).to_pydatetime())
             start = nw.lit((end - pd.DateOffset(months=2 * months)).to_pydatetime())
             date = nw.col(_DMAX)
@@ -919,7 +911,7 @@ def _as_datetime(expr: Any, dtype: Any) -> Any:
 def _latest_day(lines: Any) -> pd.Timestamp | None:
     """Return the calendar day of the latest ``_DMAX`` in ``lines`` (None when there is none)."""
     latest = _collect(lines.select(nw.col(_DMAX).max()))[_DMAX]
-    return None if latest.empty or pd.isna(latest.iloc[0]) else _day(latest.iloc[0])
+    return None if latest.empty or pd.isna(latest.iloc[0]) else as_of_day(latest.iloc[0])
 
 
 def _check_abc(abc: object) -> tuple[float, float, float]:
@@ -992,8 +984,9 @@ def team_performance(
         Reporting period(s) like ``"2024Q2"``, ``"2024-06"`` or ``"2024"``. Defaults to the
         quarter that contains ``as_of``.
     as_of : str, date or datetime, optional
-        Lines dated after this day are left out (a period still running is partial). Defaults to
-        the latest order date.
+        Lines dated after this day are left out (every line dated on it counts; a period still
+        running is partial). Only its calendar day is used (a time zone is dropped, keeping the
+        local date). Defaults to the latest order date.
     rank_by : {"attainment", "revenue"}, optional
         What the ranking orders by; defaults to ``"attainment"`` with targets, else
         ``"revenue"``.
@@ -1078,7 +1071,7 @@ def team_performance(
             table="targets",
         )
     rank_by = rank_by or ("attainment" if target_frame is not None else "revenue")
-    as_of_day = None if as_of is None else _day(as_of)
+    as_of_date = None if as_of is None else as_of_day(as_of)
     lines = _prepare_lines(
         nw.from_native(frame),
         keep=[c for c in (*by_cols, paid_col) if c in frame.columns],
@@ -1086,12 +1079,12 @@ def team_performance(
         amount_col=amount_col,
         customer_col=customer_col if customer_col in frame.columns else None,
         order_col=order_col if order_col in frame.columns else None,
-        as_of=as_of_day,
+        as_of=as_of_date,
     )
     lines = _collect(lines)
-    if as_of_day is None:
-        as_of_day = _day(lines[_DMAX].max()) if len(lines) else None
-    periods = _periods(period, as_of_day)
+    if as_of_date is None:
+        as_of_date = as_of_day(lines[_DMAX].max()) if len(lines) else None
+    periods = _periods(period, as_of_date)
     first = _first_purchases(lines, by_cols, order_col if order_col in frame.columns else None)
     rows = []
     for label, start, end in periods:
@@ -1151,7 +1144,7 @@ def _first_purchases(
     lines: pd.DataFrame, by_cols: tuple[str, ...], order_col: str | None
 ) -> pd.DataFrame:
     """Return the first positive line of every known customer: its date and group."""
-    bought = lines[(lines[_AMT] > 0) & (lines[_KNOWN] == 1)]
+    bought = lines[is_positive_money(lines[_AMT]) & (lines[_KNOWN] == 1)]
     keys = [_DMAX] + ([_ORD] if order_col is not None else [])
     ordered = bought.sort_values(keys, na_position="last", kind="mergesort")
     return ordered.drop_duplicates(_CUST)[[_CUST, _DMAX, *by_cols]]

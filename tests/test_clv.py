@@ -24,7 +24,7 @@ from analysis_kit.clv import (
     holdout_by_frequency,
     holdout_predictions,
 )
-from analysis_kit.errors import AnalysisKitError, SchemaError
+from analysis_kit.errors import AnalysisKitError, ParameterError, SchemaError
 from analysis_kit.rfm import rfm_summary
 
 HERE = Path(__file__).resolve().parent
@@ -554,6 +554,63 @@ def test_calibration_holdout_errors(orders):
         calibration_holdout(
             orders.drop(columns="amount"), calibration_end="2024-01-14", holdout_end="2024-02-10"
         )
+
+
+@pytest.fixture
+def late_days() -> pd.DataFrame:
+    """Calibration to June 30, holdout to July 31, in days.
+
+    A: June 1 (10), 09:15 on June 30 (20) | 23:59 on July 31 (30); midnight on Aug 1 (999) is
+       after the holdout.
+    B: 23:59 on June 30 (5) | July 2 a 0.00 line (a purchase worth 0, as in the calibration's
+       lifetimes convention); July 3 buys 1.10 + 2.20 and returns 3.30, a float sum of
+       +4.4e-16: fully refunded, no purchase.
+    """
+    rows = [
+        ("A", "2024-06-01 00:00", 10.0),
+        ("A", "2024-06-30 09:15", 20.0),
+        ("A", "2024-07-31 23:59", 30.0),
+        ("A", "2024-08-01 00:00", 999.0),
+        ("B", "2024-06-30 23:59", 5.0),
+        ("B", "2024-07-02 12:00", 0.0),
+        ("B", "2024-07-03 09:00", 1.10),
+        ("B", "2024-07-03 10:00", 2.20),
+        ("B", "2024-07-03 11:00", -3.30),
+    ]
+    frame = pd.DataFrame(rows, columns=["customer_id", "order_date", "amount"])
+    frame["order_date"] = pd.to_datetime(frame["order_date"], format="ISO8601")
+    return frame
+
+
+def test_calibration_holdout_counts_every_line_on_its_end_days(late_days):
+    got = calibration_holdout(
+        late_days, calibration_end="2024-06-30", holdout_end="2024-07-31"
+    ).set_index("customer_id")
+    columns = ["frequency_cal", "recency_cal", "T_cal", "monetary_value_cal"]
+    assert got[columns].values.tolist() == [[1, 29, 29, 20.0], [0, 0, 0, 0.0]]
+    assert got["frequency_holdout"].to_dict() == {"A": 1, "B": 1}
+    assert got["monetary_value_holdout"].to_dict() == {"A": 30.0, "B": 0.0}
+    assert (got["duration_holdout"] == 31).all()
+
+
+def test_calibration_holdout_zoned_ends_are_their_local_days(late_days):
+    # 23:00 in New York on June 30 and July 31 are those days (July 1 and Aug 1 in UTC).
+    got = calibration_holdout(
+        late_days,
+        calibration_end="2024-06-30T23:00-05:00",
+        holdout_end=pd.Timestamp("2024-07-31 23:00", tz="America/New_York"),
+    )
+    expected = calibration_holdout(
+        late_days, calibration_end="2024-06-30", holdout_end="2024-07-31"
+    )
+    pd.testing.assert_frame_equal(got, expected)
+
+
+def test_calibration_holdout_bad_dates_name_the_parameter(late_days):
+    with pytest.raises(ParameterError, match=r"calibration_end must be a date .*got 'June'"):
+        calibration_holdout(late_days, calibration_end="June", holdout_end="2024-07-31")
+    with pytest.raises(ParameterError, match=r"holdout_end must be a date .*got None"):
+        calibration_holdout(late_days, calibration_end="2024-06-30", holdout_end=None)
 
 
 def test_holdout_predictions_and_grouping():

@@ -81,6 +81,18 @@ def test_min_confidence_and_refunds(orders):
     assert vw["baskets"] == 1 and vw["support"] == pytest.approx(1 / 5)  # f has no product
 
 
+def test_a_product_refunded_to_float_noise_is_not_bought(orders):
+    # e buys V for 1.10 + 2.20 and returns 3.30: a float sum of +4.4e-16, fully refunded.
+    assert 1.10 + 2.20 - 3.30 > 0
+    noise = [("e", "o10", "V", 1.10), ("e", "o10", "V", 2.20), ("e", "o10", "V", -3.30)]
+    frame = pd.concat(
+        [orders[orders["product"] != "V"], pd.DataFrame(noise, columns=orders.columns)],
+        ignore_index=True,
+    )
+    low = association_rules(frame, min_support=0.2, min_confidence=0.0)
+    assert "V" not in set(low["antecedent"]) | set(low["consequent"])
+
+
 def test_order_baskets(orders):
     multi = pd.DataFrame(
         {

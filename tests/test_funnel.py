@@ -14,7 +14,7 @@ import pytest
 
 from analysis_kit.cleaning import clean_table
 from analysis_kit.datasets import make_tables
-from analysis_kit.errors import SchemaError
+from analysis_kit.errors import ParameterError, SchemaError
 from analysis_kit.funnel import (
     DEFAULT_STAGE_PROBABILITIES,
     FUNNEL_PRESETS,
@@ -781,6 +781,71 @@ def test_channel_roi_from_customers(orders, costs):
 # ---------------------------------------------------------------------------------------------
 # Charts
 # ---------------------------------------------------------------------------------------------
+
+
+# ---------------------------------------------------------------------------------------------
+# The as-of day
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def late_day() -> pd.DataFrame:
+    """As of June 30: P1 enters ① on June 1 and ② at 09:15 on June 30; P2 enters ① at 23:59 on
+    June 30 and ② at midnight on July 1, after the as-of day."""
+    rows = [
+        ("P1", "初次接洽", "2024-06-01 00:00"),
+        ("P1", "需求确认", "2024-06-30 09:15"),
+        ("P2", "初次接洽", "2024-06-30 23:59"),
+        ("P2", "需求确认", "2024-07-01 00:00"),
+    ]
+    frame = pd.DataFrame(rows, columns=["opportunity_id", "stage", "entered_at"])
+    frame["entered_at"] = _ts(frame["entered_at"])
+    return frame
+
+
+def test_every_stage_entered_on_the_as_of_day_counts(late_day, backend):
+    got = to_pandas(stage_funnel(backend(late_day), as_of="2024-06-30"))
+    assert got["reached"].tolist() == [2, 1, 0, 0, 0, 0]
+    deals = deal_summary(late_day, as_of="2024-06-30")
+    assert deals["stage_index"].tolist() == [2, 1]
+    durations = stage_durations(late_day, as_of="2024-06-30")
+    assert durations["entered"].tolist()[:2] == [2, 1]
+
+
+# A zoned as-of is read on its own wall clock: 23:00 in New York on June 30 is June 30 (July 1 in
+# UTC) and 02:00 in Shanghai on July 1 is July 1 (June 30 in UTC).
+ZONED_AS_OF = [("2024-06-30T23:00-05:00", "2024-06-30"), ("2024-07-01T02:00+08:00", "2024-07-01")]
+
+
+@pytest.mark.parametrize(("as_of", "day"), ZONED_AS_OF)
+def test_zoned_as_of_is_its_local_day(late_day, backend, as_of, day):
+    got = to_pandas(stage_funnel(backend(late_day), as_of=as_of))
+    pd.testing.assert_frame_equal(got, to_pandas(stage_funnel(backend(late_day), as_of=day)))
+    assert got["reached"].tolist()[:2] == ([2, 1] if day == "2024-06-30" else [2, 2])
+    pd.testing.assert_frame_equal(
+        deal_summary(late_day, as_of=as_of), deal_summary(late_day, as_of=day)
+    )
+    pd.testing.assert_frame_equal(
+        pipeline_kpis(late_day, as_of=as_of), pipeline_kpis(late_day, as_of=day)
+    )
+
+
+@pytest.mark.parametrize("convert", ["pandas", "polars"])
+def test_zoned_stage_times_are_cut_on_their_wall_clock(late_day, convert):
+    # In Shanghai, P2 enters ② at midnight on July 1 (16:00 on June 30 in UTC): after June 30.
+    zoned = late_day.assign(entered_at=late_day["entered_at"].dt.tz_localize("Asia/Shanghai"))
+    native = zoned if convert == "pandas" else pl.from_pandas(zoned)
+    got = to_pandas(stage_funnel(native, as_of="2024-06-30"))
+    assert got["reached"].tolist() == [2, 1, 0, 0, 0, 0]
+    deals = deal_summary(zoned, as_of="2024-06-30")
+    assert deals["stage_index"].tolist() == [2, 1]
+
+
+def test_bad_as_of_names_the_parameter_and_the_value(late_day):
+    message = r"as_of must be a date .*got 'June 30th'"
+    for function in (stage_funnel, deal_summary, stage_durations, pipeline_kpis):
+        with pytest.raises(ParameterError, match=message):
+            function(late_day, as_of="June 30th")
 
 
 @pytest.fixture

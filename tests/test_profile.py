@@ -9,6 +9,7 @@ from scipy.stats.contingency import association as scipy_association
 
 import analysis_kit as ak
 from analysis_kit.datasets import make_tables
+from analysis_kit.errors import ParameterError
 from analysis_kit.profile import (
     association,
     competitor_summary,
@@ -138,6 +139,44 @@ def test_need_trends_window_without_earlier_data(needs):
     assert early["sentence"].str.contains("无数据").all()
     with pytest.raises(ValueError, match="window"):
         need_trends(needs, as_of=AS_OF, window=0)
+
+
+def _late_day_needs():
+    """As of June 30: C1 (A) on June 1, C2 (B) at 09:15 and C3 (B) at 23:59 on June 30; C4 (A)
+    at midnight on July 1 is after the as-of day."""
+    rows = [
+        ("C1", "A", "2024-06-01 00:00"),
+        ("C2", "B", "2024-06-30 09:15"),
+        ("C3", "B", "2024-06-30 23:59"),
+        ("C4", "A", "2024-07-01 00:00"),
+    ]
+    df = pd.DataFrame(rows, columns=["customer_id", "need_type", "last_contact_date"])
+    return df.assign(last_contact_date=pd.to_datetime(df["last_contact_date"], format="ISO8601"))
+
+
+def test_need_trends_counts_every_row_on_the_as_of_day():
+    monthly = need_trends(_late_day_needs(), as_of=AS_OF, window=1).monthly
+    june = monthly[monthly["month"] == pd.Period("2024-06", "M")].set_index("need_type")
+    assert june["customers"].to_dict() == {"A": 1, "B": 2}
+    assert monthly["month"].max() == pd.Period("2024-06", "M")
+
+
+# A zoned as-of is read on its own wall clock: 23:00 in New York on June 30 is June 30 (July 1 in
+# UTC) and 02:00 in Shanghai on July 1 is July 1 (June 30 in UTC).
+@pytest.mark.parametrize(
+    ("as_of", "day"),
+    [("2024-06-30T23:00-05:00", "2024-06-30"), ("2024-07-01T02:00+08:00", "2024-07-01")],
+)
+def test_need_trends_zoned_as_of_is_its_local_day(as_of, day):
+    got = need_trends(_late_day_needs(), as_of=as_of, window=1)
+    expected = need_trends(_late_day_needs(), as_of=day, window=1)
+    pd.testing.assert_frame_equal(got.monthly, expected.monthly)
+    pd.testing.assert_frame_equal(got.change, expected.change)
+
+
+def test_need_trends_bad_as_of_names_the_parameter_and_the_value():
+    with pytest.raises(ParameterError, match=r"as_of must be a date .*got 'Q2'"):
+        need_trends(_late_day_needs(), as_of="Q2")
 
 
 # --- association -----------------------------------------------------------------------------------

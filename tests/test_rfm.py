@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from analysis_kit.cleaning import clean_table
 from analysis_kit.datasets import make_tables
-from analysis_kit.errors import SchemaError
+from analysis_kit.errors import ParameterError, SchemaError
 from analysis_kit.rfm import (
     CLASSIC_SEGMENTS,
     CN8_SEGMENTS,
@@ -453,6 +453,204 @@ def test_generated_data_matches_independent_pandas(generated_orders):
     as_of = generated_orders["order_date"].max().normalize()
     recency = (as_of - last).dt.days
     assert got["recency"].dropna().astype(int).to_dict() == recency.to_dict()
+
+
+# ---------------------------------------------------------------------------------------------
+# The as-of day, money in cents, zero amounts in the lifetimes convention
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def late_day() -> pd.DataFrame:
+    """As of June 30: A buys on June 1 and at 09:15 on June 30, B at 23:59 on June 30; B's
+    line at midnight on July 1 is after the as-of day."""
+    rows = [
+        ("A", "2024-06-01 00:00", 10.0),
+        ("A", "2024-06-30 09:15", 20.0),
+        ("B", "2024-06-30 23:59", 5.0),
+        ("B", "2024-07-01 00:00", 100.0),
+    ]
+    frame = pd.DataFrame(rows, columns=["customer_id", "order_date", "amount"])
+    frame["order_date"] = _ts(frame["order_date"])
+    return frame
+
+
+def test_every_line_on_the_as_of_day_counts(late_day):
+    expected = _expected(
+        [
+            ("A", 0, 2, 30.0, 15.0, "2024-06-01", "2024-06-30"),
+            ("B", 0, 1, 5.0, 5.0, "2024-06-30", "2024-06-30"),
+        ]
+    )
+    _same(rfm_summary(late_day, as_of="2024-06-30"), expected)
+    got = rfm_summary(late_day, convention="lifetimes", as_of="2024-06-30")
+    _same(got, _lifetimes([("A", 1, 29, 29, 20.0), ("B", 0, 0, 0, 0.0)]))
+
+
+# A zoned as-of is read on its own wall clock: 23:00 in New York on June 30 is June 30 (July 1 in
+# UTC) and 02:00 in Shanghai on July 1 is July 1 (June 30 in UTC).
+ZONED_AS_OF = [("2024-06-30T23:00-05:00", "2024-06-30"), ("2024-07-01T02:00+08:00", "2024-07-01")]
+
+
+@pytest.mark.parametrize(("as_of", "day"), ZONED_AS_OF)
+@pytest.mark.parametrize("convention", ["days", "lifetimes"])
+def test_zoned_as_of_is_its_local_day(late_day, as_of, day, convention):
+    got = rfm_summary(late_day, convention=convention, as_of=as_of)
+    expected = rfm_summary(late_day, convention=convention, as_of=day)
+    pd.testing.assert_frame_equal(got, expected)
+    other = "2024-07-01" if day == "2024-06-30" else "2024-06-30"
+    assert not got.equals(rfm_summary(late_day, convention=convention, as_of=other))
+
+
+def test_bad_as_of_names_the_parameter_and_the_value(late_day):
+    for convention in ("days", "lifetimes"):
+        with pytest.raises(ParameterError, match=r"as_of must be a date .*got 'June'"):
+            rfm_summary(late_day, convention=convention, as_of="June")
+
+
+@pytest.fixture
+def float_noise() -> pd.DataFrame:
+    """Purchases fully refunded whose float sums are not 0: on Jan 3, 1.10 + 2.20 - 3.30 is
+    +4.4e-16 and on Jan 4, -17.80 + 16.95 + 0.85 is -1.4e-15 (in one order each). N buys
+    nothing; P buys 10 on Jan 5."""
+    rows = [
+        ("N", "o1", "2024-01-03 09:00", 1.10),
+        ("N", "o1", "2024-01-03 10:00", 2.20),
+        ("N", "o1", "2024-01-03 11:00", -3.30),
+        ("N", "o2", "2024-01-04 09:00", -17.80),
+        ("N", "o2", "2024-01-04 10:00", 16.95),
+        ("N", "o2", "2024-01-04 11:00", 0.85),
+        ("P", "o3", "2024-01-05 00:00", 10.0),
+    ]
+    frame = pd.DataFrame(rows, columns=["customer_id", "order_id", "order_date", "amount"])
+    frame["order_date"] = _ts(frame["order_date"])
+    return frame
+
+
+@pytest.mark.parametrize("backend", ["pandas", *BACKENDS])
+def test_a_day_refunded_in_full_is_no_purchase_despite_float_noise(float_noise, backend):
+    assert 1.10 + 2.20 - 3.30 > 0  # the noise the rule must see through
+    convert = BACKENDS.get(backend, lambda df: df)
+    for frequency in ("days", "orders"):
+        got = _as_pandas(rfm_summary(convert(float_noise), frequency=frequency)).set_index(
+            "customer_id"
+        )
+        assert got["frequency"].to_dict() == {"N": 0, "P": 1}
+        assert pd.isna(got.loc["N", "recency"]) and pd.isna(got.loc["N", "last_purchase"])
+        assert got.loc["N", "monetary"] == pytest.approx(0.0, abs=1e-9)
+    buyers = _as_pandas(rfm_summary(convert(float_noise), keep_non_buyers=False))
+    assert buyers["customer_id"].tolist() == ["P"]
+    lifetimes = _as_pandas(rfm_summary(convert(float_noise), convention="lifetimes"))
+    _same(lifetimes, _lifetimes([("P", 0, 0, 0, 0.0)]))
+
+
+def test_lifetimes_counts_zero_amount_periods_as_lifetimes_does():
+    """As of Sat Jan 6. W: Jan 1 (10), Jan 3 (0.00), Jan 6 (20): two repeat days worth 0 and 20.
+    Z: only 0.00 lines, Jan 2 and Jan 5 at 23:59: kept, one repeat day worth 0. S: one 0.00 line
+    on Jan 4. Weekly, everything is in week 1 (Mon Jan 1 to Sun Jan 7) and Z, S are single
+    periods of 0.00."""
+    rows = [
+        ("W", "2024-01-01 00:00", 10.0),
+        ("W", "2024-01-03 09:15", 0.0),
+        ("W", "2024-01-06 23:59", 20.0),
+        ("Z", "2024-01-02 00:00", 0.0),
+        ("Z", "2024-01-05 23:59", 0.0),
+        ("S", "2024-01-04 00:00", 0.0),
+    ]
+    frame = pd.DataFrame(rows, columns=["customer_id", "order_date", "amount"])
+    frame["order_date"] = _ts(frame["order_date"])
+    daily = rfm_summary(frame, convention="lifetimes", as_of="2024-01-06")
+    expected = [("S", 0, 0, 2, 0.0), ("W", 2, 5, 5, 10.0), ("Z", 1, 3, 4, 0.0)]
+    _same(daily, _lifetimes(expected))
+    weekly = rfm_summary(frame, convention="lifetimes", freq="W", as_of="2024-01-06")
+    _same(weekly, _lifetimes([("S", 0, 0, 0, 0.0), ("W", 0, 0, 0, 0.0), ("Z", 0, 0, 0, 0.0)]))
+    # The days convention keeps its rule: a 0.00 line is never a purchase.
+    days = rfm_summary(frame, as_of="2024-01-06").set_index("customer_id")
+    assert days["frequency"].to_dict() == {"S": 0, "W": 2, "Z": 0}
+
+
+def test_lifetimes_refunds_keep_their_rule():
+    """As of Jan 5. A: Jan 1 buys 50; Jan 2 buys 30 and returns 10 (a purchase of 20); Jan 3
+    buys 40 and returns it (no purchase); Jan 4 only returns 5 (no purchase); Jan 5 nets to
+    float noise, 1.10 + 2.20 - 3.30 (no purchase). R only returns: left out."""
+    rows = [
+        ("A", "2024-01-01", 50.0),
+        ("A", "2024-01-02", 30.0),
+        ("A", "2024-01-02", -10.0),
+        ("A", "2024-01-03", 40.0),
+        ("A", "2024-01-03", -40.0),
+        ("A", "2024-01-04", -5.0),
+        ("A", "2024-01-05", 1.10),
+        ("A", "2024-01-05", 2.20),
+        ("A", "2024-01-05", -3.30),
+        ("R", "2024-01-02", -7.0),
+    ]
+    frame = pd.DataFrame(rows, columns=["customer_id", "order_date", "amount"])
+    frame["order_date"] = _ts(frame["order_date"])
+    got = rfm_summary(frame, convention="lifetimes")
+    _same(got, _lifetimes([("A", 1, 1, 4, 20.0)]))
+
+
+def _lifetimes_reference(lines: pd.DataFrame, freq: str, as_of: str | None) -> pd.DataFrame:
+    """lifetimes 0.11.3's ``summary_data_from_transaction_data`` with ``monetary_value_col``,
+    rewritten in plain pandas: dates become ``freq`` periods, lines after the as-of period are
+    dropped, amounts are summed per customer and period and *every* such period counts;
+    frequency = periods - 1, recency = last - first period, T = as-of period - first period,
+    monetary_value = mean of the period sums after the first (0 without one)."""
+    periods = lines["order_date"].dt.to_period(freq)
+    end = pd.Timestamp(as_of) if as_of is not None else lines["order_date"].max()
+    end_number = end.to_period(freq).ordinal
+    numbers = pd.Series(pd.PeriodIndex(periods).asi8, index=lines.index)
+    kept = lines.assign(number=numbers)[numbers <= end_number]
+    sums = kept.groupby(["customer_id", "number"])["amount"].sum()
+    rows = []
+    for customer, per_period in sums.groupby(level="customer_id"):
+        number = per_period.index.get_level_values("number")
+        first, last = number.min(), number.max()
+        repeat = per_period[number > first]
+        value = float(repeat.mean()) if len(repeat) else 0.0
+        rows.append((customer, len(per_period) - 1, last - first, end_number - first, value))
+    return _lifetimes(rows)
+
+
+@pytest.fixture(scope="module")
+def zero_amount_transactions() -> pd.DataFrame:
+    """Seeded transactions without refunds, a quarter of them 0.00, times of day included, and
+    two customers who only ever bought at 0.00."""
+    rng = np.random.default_rng(11)
+    n = 600
+    minutes = rng.integers(0, 150 * 24 * 60, size=n)
+    amounts = np.round(rng.uniform(0.5, 300.0, size=n), 2) * (rng.random(n) >= 0.25)
+    frame = pd.DataFrame(
+        {
+            "customer_id": rng.choice([f"c{i:02d}" for i in range(50)], size=n),
+            "order_date": pd.Timestamp("2024-01-01") + pd.to_timedelta(minutes, unit="min"),
+            "amount": amounts,
+        }
+    )
+    zeros = pd.DataFrame(
+        {
+            "customer_id": ["z1", "z1", "z2"],
+            "order_date": _ts(["2024-02-01 10:00", "2024-03-03 23:59", "2024-03-01"]),
+            "amount": [0.0, 0.0, 0.0],
+        }
+    )
+    frame = pd.concat([frame, zeros], ignore_index=True)
+    frame["order_date"] = frame["order_date"].astype("datetime64[ns]")
+    return frame
+
+
+@pytest.mark.parametrize("freq", ["D", "W", "M"])
+@pytest.mark.parametrize("as_of", [None, "2024-03-15"])
+def test_lifetimes_convention_equals_an_independent_lifetimes_rewrite(
+    zero_amount_transactions, freq, as_of
+):
+    lines = zero_amount_transactions
+    assert (lines["amount"] == 0).sum() > 100
+    expected = _lifetimes_reference(lines, freq, as_of)
+    assert {"z1", "z2"} <= set(expected["customer_id"])
+    got = rfm_summary(lines, convention="lifetimes", freq=freq, as_of=as_of)
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False, rtol=1e-12)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import pytest
 
 from analysis_kit.cleaning import clean_table
 from analysis_kit.datasets import make_tables
-from analysis_kit.errors import SchemaError
+from analysis_kit.errors import ParameterError, SchemaError
 from analysis_kit.sales import (
     PRODUCT_REASONS,
     decompose_target,
@@ -325,6 +325,96 @@ def test_trend_empty_input():
     assert len(result.trend) == 0
     assert {"revenue", "pop_growth", "yoy_growth"} <= set(result.trend.columns)
     assert result.seasonality["seasonality_index"].isna().all()
+
+
+# ---------------------------------------------------------------------------------------------
+# The as-of day and money in cents (every analysis)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def late_day() -> pd.DataFrame:
+    """As of June 30: o1 on June 1, o2 at 09:15 and o3 at 23:59 on June 30, o4 at midnight on
+    July 1, after the as-of day."""
+    frame = _orders(
+        [
+            ("o1", "x", "2024-06-01 00:00", 100.0),
+            ("o2", "x", "2024-06-30 09:15", 10.0),
+            ("o3", "y", "2024-06-30 23:59", 1.0),
+            ("o4", "y", "2024-07-01 00:00", 1000.0),
+        ]
+    )
+    return frame.assign(product=["p", "q", "q", "p"], team="east")
+
+
+def test_every_order_on_the_as_of_day_counts(late_day):
+    trend = sales_trend(late_day, as_of="2024-06-30").trend
+    assert trend[["label", "revenue", "orders", "customers"]].values.tolist() == [
+        ["2024-06", 111.0, 3, 2]
+    ]
+    mix = product_mix(late_day, as_of="2024-06-30").set_index("product")
+    assert mix["revenue"].to_dict() == {"p": 100.0, "q": 11.0}
+    team = team_performance(late_day, period="2024-06", as_of="2024-06-30")
+    assert team[["revenue", "orders"]].values.tolist() == [[111.0, 3]]
+
+
+# A zoned as-of is read on its own wall clock: 23:00 in New York on June 30 is June 30 (July 1 in
+# UTC) and 02:00 in Shanghai on July 1 is July 1 (June 30 in UTC).
+ZONED_AS_OF = [("2024-06-30T23:00-05:00", "2024-06-30"), ("2024-07-01T02:00+08:00", "2024-07-01")]
+
+
+@pytest.mark.parametrize(("as_of", "day"), ZONED_AS_OF)
+def test_zoned_as_of_is_its_local_day(late_day, as_of, day):
+    got, expected = sales_trend(late_day, as_of=as_of), sales_trend(late_day, as_of=day)
+    pd.testing.assert_frame_equal(got.trend, expected.trend)
+    assert got.as_of == pd.Timestamp(day)
+    pd.testing.assert_frame_equal(
+        product_mix(late_day, as_of=as_of), product_mix(late_day, as_of=day)
+    )
+    pd.testing.assert_frame_equal(
+        team_performance(late_day, period="2024Q3", as_of=as_of),
+        team_performance(late_day, period="2024Q3", as_of=day),
+    )
+    july = 1000.0 if day == "2024-07-01" else 0.0
+    assert product_mix(late_day, as_of=as_of).set_index("product").loc["p", "revenue"] == (
+        100.0 + july
+    )
+
+
+def test_bad_as_of_names_the_parameter_and_the_value(late_day):
+    message = r"as_of must be a date .*got 'mid-June'"
+    with pytest.raises(ParameterError, match=message):
+        sales_trend(late_day, as_of="mid-June")
+    with pytest.raises(ParameterError, match=message):
+        product_mix(late_day, as_of="mid-June")
+    with pytest.raises(ParameterError, match=message):
+        team_performance(late_day, as_of="mid-June")
+
+
+@pytest.mark.parametrize("backend", ["pandas", *BACKENDS])
+def test_an_order_refunded_to_float_noise_is_no_order(backend):
+    # o1 nets to 1.10 + 2.20 - 3.30 = +4.4e-16 and o2 to -17.80 + 16.95 + 0.85 = -1.4e-15:
+    # both are fully refunded, so June has one order (o3) and one buying customer.
+    assert 1.10 + 2.20 - 3.30 > 0
+    frame = _orders(
+        [
+            ("o1", "x", "2024-06-03 09:00", 1.10),
+            ("o1", "x", "2024-06-03 10:00", 2.20),
+            ("o1", "x", "2024-06-04 09:00", -3.30),
+            ("o2", "x", "2024-06-05 09:00", -17.80),
+            ("o2", "x", "2024-06-05 10:00", 16.95),
+            ("o2", "x", "2024-06-05 11:00", 0.85),
+            ("o3", "y", "2024-06-07 00:00", 5.0),
+        ]
+    )
+    convert = BACKENDS.get(backend, lambda df: df)
+    trend = sales_trend(convert(frame)).trend
+    assert trend[["orders", "customers"]].values.tolist() == [[1, 1]]
+    assert trend["revenue"].tolist() == [pytest.approx(5.0)]
+    assert trend["aov"].tolist() == [pytest.approx(5.0)]
+    if backend == "pandas":
+        team = team_performance(frame.assign(team="east"), period="2024-06")
+        assert team[["orders", "customers"]].values.tolist() == [[1, 1]]
 
 
 # ---------------------------------------------------------------------------------------------
