@@ -27,7 +27,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import parsing
+from ._validate import as_of_day
 from .columns import (
+    AMOUNT,
     CHOICES,
     CONTACT_NAME,
     CONTACT_PHONE,
@@ -41,9 +43,13 @@ from .columns import (
     missing_columns,
 )
 from .errors import SchemaError
+from .matching import customer_groups
 from .schema import ISSUE_COLUMNS, MESSAGES, validate
 
-__all__ = ["Audit", "CleanResult", "clean_table", "stable_customer_id"]
+__all__ = ["OTHER", "Audit", "CleanResult", "clean_table", "stable_customer_id"]
+
+#: What a value outside a closed list becomes with ``clean_table(..., unlisted="other")``.
+OTHER = "其他"
 
 CONTACT_COLUMNS = (CONTACT_NAME, "contact_title", CONTACT_PHONE, "contact_role")
 FATES = ("kept", "merged", "duplicate", "quarantined")
@@ -57,7 +63,6 @@ _TYPED_KINDS = {
     "percent",
     "score",
     "phone",
-    "choice",
     "stage",
     "bool",
     "year",
@@ -82,6 +87,14 @@ class Audit:
     merge_conflicts : DataFrame
         Fields that differed between merged customer rows: ``customer_id``, ``column``,
         ``kept_value``, ``other_values``.
+    cells : DataFrame
+        Cells of rows in the analysis (kept or merged) that could not be read as they are:
+        ``column``, ``reason``, ``action`` (``blanked``: emptied in ``clean``; ``kept``: a value
+        outside a closed list, kept as written) and ``cells`` (count).
+    flagged : int
+        Identical lines without any id that were kept (``possible_double_export``).
+    derived : dict
+        Cells filled from other columns, by column (``{"amount": 120}``: quantity × unit price).
     """
 
     table: str
@@ -92,6 +105,16 @@ class Audit:
     quarantined: int
     reasons: pd.Series
     merge_conflicts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    cells: pd.DataFrame = field(default_factory=pd.DataFrame)
+    flagged: int = 0
+    derived: dict[str, int] = field(default_factory=dict)
+
+    def cell_totals(self, action: str) -> dict[str, int]:
+        """Cells per column with ``action`` (``"blanked"`` or ``"kept"``), as plain numbers."""
+        if self.cells.empty:
+            return {}
+        sel = self.cells[self.cells["action"] == action]
+        return {str(k): int(v) for k, v in sel.groupby("column")["cells"].sum().items()}
 
     @property
     def balanced(self) -> bool:
@@ -108,6 +131,10 @@ class Audit:
             "dropped_duplicates": self.dropped_duplicates,
             "quarantined": self.quarantined,
             "reasons": {str(k): int(v) for k, v in self.reasons.items()},
+            "cells_blanked": self.cell_totals("blanked"),
+            "values_kept_as_written": self.cell_totals("kept"),
+            "possible_double_exports": int(self.flagged),
+            "derived": {str(k): int(v) for k, v in self.derived.items()},
         }
 
     def to_frame(self) -> pd.DataFrame:
@@ -129,23 +156,42 @@ class Audit:
 
     def summary(self, lang: str = "zh") -> str:
         """Return a short readable account of the cleaning, in Chinese (``zh``) or English (``en``)."""
+        if lang not in ("zh", "en"):
+            raise ValueError(f"lang must be 'zh' or 'en'; got {lang!r}")
+        zh = lang == "zh"
         reasons = ", ".join(
-            f"{MESSAGES.get(k, k).split(' ', 1)[0 if lang == 'zh' else -1]} {v}"
+            f"{MESSAGES.get(k, k).split(' ', 1)[0 if zh else -1]} {v}"
             for k, v in self.reasons.items()
         )
-        if lang == "zh":
+        blanked = sum(self.cell_totals("blanked").values())
+        kept = sum(self.cell_totals("kept").values())
+        if zh:
             text = (
                 f"{self.table}: 输入 {self.rows_in} 行，保留 {self.kept} 行，合并 {self.merged} 行，"
                 f"删除重复 {self.dropped_duplicates} 行，隔离 {self.quarantined} 行"
             )
-            return text + (f"（原因：{reasons}）。" if reasons else "。")
-        if lang != "en":
-            raise ValueError(f"lang must be 'zh' or 'en'; got {lang!r}")
+            text += f"（原因：{reasons}）" if reasons else ""
+            notes = [
+                f"{blanked} 个无法识别的单元格置空" if blanked else "",
+                f"{kept} 个选项外的值按原文保留" if kept else "",
+                f"{self.flagged} 行疑似重复导出（无编号，已保留）" if self.flagged else "",
+                *(f"{v} 个{k}由其他列推算" for k, v in self.derived.items()),
+            ]
+            notes = [n for n in notes if n]
+            return text + ("；" + "，".join(notes) if notes else "") + "。"
         text = (
             f"{self.table}: {self.rows_in} rows in, {self.kept} kept, {self.merged} merged, "
             f"{self.dropped_duplicates} exact duplicates dropped, {self.quarantined} quarantined"
         )
-        return text + (f" (reasons: {reasons})." if reasons else ".")
+        text += f" (reasons: {reasons})" if reasons else ""
+        notes = [
+            f"{blanked} unreadable cells emptied" if blanked else "",
+            f"{kept} values outside the lists kept as written" if kept else "",
+            f"{self.flagged} possible double exports (no id) kept" if self.flagged else "",
+            *(f"{v} {k} derived from other columns" for k, v in self.derived.items()),
+        ]
+        notes = [n for n in notes if n]
+        return text + ("; " + ", ".join(notes) if notes else "") + "."
 
 
 @dataclass
@@ -174,6 +220,10 @@ class CleanResult:
         The input as read, for tracing any value back.
     contacts : DataFrame or None
         Customers only: every contact person, one row each, with ``customer_id``.
+    matches : DataFrame or None
+        Customers only: the pairs of names taken for one company (``decision`` ``same_core`` or
+        ``fuzzy``) and those left for a person to decide (``review``), as
+        :func:`analysis_kit.matching.customer_groups` gives them.
     """
 
     table: str
@@ -184,6 +234,7 @@ class CleanResult:
     audit: Audit
     raw: pd.DataFrame
     contacts: pd.DataFrame | None = None
+    matches: pd.DataFrame | None = None
 
     def trace(self, column: str) -> pd.DataFrame:
         """Show, for one column, each clean value beside the raw text it came from.
@@ -241,8 +292,20 @@ def clean_table(
     as_of: str | pd.Timestamp | None = None,
     choices: Mapping[str, tuple[str, ...]] | None = None,
     units: Mapping[str, float] | None = None,
+    unlisted: str = "keep",
+    drop_identical: bool = False,
+    match_options: Mapping[str, object] | None = None,
 ) -> CleanResult:
-    """Clean one template table and account for every row.
+    """Clean one template table and account for every row and every cell it could not read.
+
+    **Row versus cell.** Each table has key fields, the ones it exists for
+    (:attr:`analysis_kit.columns.TableSpec.key_fields`: orders: date and amount, or quantity ×
+    unit price; customers: name or id; stages: opportunity, stage, date; follow-ups: customer and
+    date). Only a blank or unreadable key field sends a row to the quarantine. Any other cell that
+    cannot be read (a score ``9分``, a date ``2024-02-30`` in 最近沟通时间) becomes missing in
+    ``clean``; its raw text stays in ``issues`` with the column and the reason, and the audit
+    counts it (``Audit.cells``). A value outside a closed list (沟通方式 ``展会``) is kept as
+    written and reported, never quarantined.
 
     Parameters
     ----------
@@ -252,13 +315,29 @@ def clean_table(
     table : str, optional
         The table's name; defaults to ``df.attrs["table"]`` set by ``read_table``.
     as_of : date-like, optional
-        The analysis date. Dates after it are quarantined as ``future_date``; None skips that rule.
+        The analysis day. Dates after that day (any time on the day itself is in) fail as
+        ``future_date``: a key date quarantines the row, another date is blanked. None skips
+        that rule.
     choices : mapping, optional
         Closed lists overriding :data:`analysis_kit.columns.CHOICES`, e.g.
-        ``{"contact_method": ("电话", "面谈", "邮件", "线上会议", "微信")}``.
+        ``{"contact_method": ("电话", "面谈", "邮件", "线上会议", "展会")}``.
     units : mapping, optional
         Multipliers for bare numbers per column (``{"budget": 10000}``); defaults to
         ``df.attrs["units"]``, which ``read_table`` fills from headers such as ``预算范围（万元）``.
+    unlisted : {"keep", "other"}, default="keep"
+        What a value outside a closed list becomes in ``clean``: kept as written, or ``其他``.
+        Either way it is listed in ``issues`` as ``unlisted_value``.
+    drop_identical : bool, default=False
+        Identical lines that carry an id (an order id, an opportunity id, a customer) are one line
+        exported twice and are always dropped. Identical lines without any id (two equal
+        purchases on one day) are kept and flagged ``possible_double_export``; True drops them
+        as duplicates too.
+    match_options : mapping, optional
+        Customers only: options of :func:`analysis_kit.matching.customer_groups`, which decides
+        which rows are one company (``threshold``, ``review_threshold``, ``strip_regions``,
+        ``merge_ids``). Names with the same core (``星辰科技有限公司``, ``（北京）星辰科技有限公司``)
+        merge, similar ones only above the threshold; pairs below it are listed in
+        ``CleanResult.matches`` for a person, never merged.
 
     Returns
     -------
@@ -267,9 +346,13 @@ def clean_table(
         ``float64`` yuan, scores as ``Int64``, closed lists and stages as their template values,
         phones normalised (``13800138000``, ``0755-88886666``), plus derived columns where the
         source column exists: ``budget_min``, ``budget_max``, ``budget_kind`` (from ``budget``),
-        ``industry_l1``, ``industry_l2``, ``sentiment`` (from ``feedback``), ``purchase_start``,
-        ``purchase_end``, ``period_start``, ``period_freq``, and ``customer_id`` made from the name
-        when absent. Customers also get ``contact_count``.
+        ``employees_min``, ``employees_max``, ``annual_revenue_min``, ``annual_revenue_max``
+        (from ``company_size``), ``industry_l1``, ``industry_l2``, ``sentiment`` (from
+        ``feedback``), ``purchase_start``, ``purchase_end``, ``period_start``, ``period_freq``,
+        and ``customer_id`` made from the name when absent. Customers also get
+        ``contact_count``. Orders without an amount get ``quantity`` × ``unit_price`` (counted
+        in ``Audit.derived``); a stage history whose stage cell records a loss (``Closed Lost``,
+        ``输单``) gets ``outcome`` ``lost`` and a missing stage.
 
     Raises
     ------
@@ -278,16 +361,20 @@ def clean_table(
 
     Examples
     --------
-    >>> raw = pd.DataFrame({"客户名称": ["甲公司", "甲公司 ", None], "需求匹配度": ["4分", "4", None]})
+    >>> raw = pd.DataFrame({"客户名称": ["甲公司", "甲公司 ", None], "需求匹配度": ["4分", "9", None]})
     >>> result = clean_table(raw, table="customers")
     >>> result.audit.rows_in, result.audit.kept, result.audit.merged, result.audit.quarantined
     (3, 1, 1, 1)
+    >>> result.audit.cells[["column", "reason", "cells"]].values.tolist()
+    [['match_score', 'out_of_range', 1]]
     """
     table = table or df.attrs.get("table")
     if table not in TABLES:
         raise SchemaError(f"table must be one of {sorted(TABLES)}; got {table!r}")
+    if unlisted not in ("keep", "other"):
+        raise ValueError(f"unlisted must be 'keep' or 'other'; got {unlisted!r}")
     spec = TABLES[table]
-    as_of = pd.Timestamp(as_of) if as_of is not None else None
+    as_of = as_of_day(as_of) if as_of is not None else None
     units = dict(units if units is not None else df.attrs.get("units", {}))
     allowed = {**CHOICES, **(choices or {})}
 
@@ -329,15 +416,30 @@ def clean_table(
             parsed[col] = _spread(text, codes, raw.index)
             continue
         values, extra = _parse_field(text, f, allowed, units)
+        if f.kind == "stage" and table == "stages":
+            extra["_lost"] = parsing.stage_outcome(text)
+        failed = values.isna()
+        if f.kind == "budget":
+            failed = extra["budget_kind"].isna()
+        elif f.kind == "size":
+            failed = ~extra.pop("size_understood")
+        elif f.kind == "stage" and "_lost" in extra:
+            failed &= extra["_lost"].isna()
+        bad_d = present_d & failed.to_numpy()
+        if f.kind in ("choice", "size"):  # an open vocabulary: kept as written, and reported
+            reason = "unlisted_value"
+            if f.kind == "choice":
+                values = values.where(~bad_d, text if unlisted == "keep" else OTHER)
+        elif f.kind in _TYPED_KINDS:
+            reason = "unparseable"
+        else:
+            reason = None
         parsed[col] = _spread(values, codes, raw.index).rename(col)
         for name, extra_col in extra.items():
             parsed[name] = _spread(extra_col, codes, raw.index)
-        if f.kind in _TYPED_KINDS:
-            failed = extra["budget_kind"].isna() if f.kind == "budget" else values.isna()
-            bad = (present_d & failed.to_numpy())[codes]
-            issues.append(
-                _issue_frame(raw.loc[bad, SOURCE_ROW], col, raw.loc[bad, col], "unparseable")
-            )
+        if reason is not None:
+            bad = bad_d[codes]
+            issues.append(_issue_frame(raw.loc[bad, SOURCE_ROW], col, raw.loc[bad, col], reason))
     empty = pd.Series(empty, index=raw.index)
     example = pd.Series(like_example & (example_cells >= 3) & ~other_cells, index=raw.index)
     example &= len(examples) >= 3
@@ -347,51 +449,75 @@ def clean_table(
     ]
     if SOURCE_FILE in raw.columns:
         parsed[SOURCE_FILE] = raw[SOURCE_FILE]
+    explicit_ids = parsed[CUSTOMER_ID].copy() if CUSTOMER_ID in parsed.columns else None
     if CUSTOMER_NAME in parsed.columns:
         derived = stable_customer_id(parsed[CUSTOMER_NAME])
         if CUSTOMER_ID in parsed.columns:
             parsed[CUSTOMER_ID] = parsed[CUSTOMER_ID].fillna(derived)
         else:
             parsed.insert(1, CUSTOMER_ID, derived)
+    lost_rows = parsed.loc[parsed["_lost"].notna(), SOURCE_ROW] if "_lost" in parsed else None
+    blank_amount = parsing.normalize_text(raw[AMOUNT]).isna() if AMOUNT in raw.columns else None
+    derived_counts = _derive(parsed, table, blank_amount)
 
-    # 3a. exact duplicate lines: equal normalised text in every column (hash, then confirmed)
+    # 3a. identical lines: equal normalised text in every column (hash, then confirmed). With an
+    # id they are one line exported twice; without one they may be two equal purchases.
     fate = pd.Series("kept", index=raw.index, dtype="str")
     kept_as = raw[SOURCE_ROW].copy()
     hashes = pd.Series(row_hash, index=raw.index)
     dup = hashes.duplicated(keep="first") & ~empty
+    flagged = pd.Series(False, index=raw.index)
     if dup.any():
         first = hashes[~empty & ~dup]
         row_of_hash = pd.Series(raw.loc[first.index, SOURCE_ROW].to_numpy(), index=first.to_numpy())
         kept_as[dup] = row_of_hash.reindex(hashes[dup].to_numpy()).to_numpy()
         dup &= _same_text(raw, kept_as, dup, fields)
+        ids = [c for c in spec.key if c in parsed.columns]
+        has_id = parsed[ids].notna().any(axis=1) if ids else pd.Series(False, index=raw.index)
+        if not drop_identical:
+            flagged = dup & ~has_id
+            dup &= has_id
+            issues.append(
+                _issue_frame(
+                    raw.loc[flagged, SOURCE_ROW],
+                    "",
+                    ("= " + kept_as[flagged].astype("str")).to_numpy(),
+                    "possible_double_export",
+                )
+            )
         kept_as = kept_as.where(dup, raw[SOURCE_ROW])
         fate[dup] = "duplicate"
 
     # 4. validate (on rows still in play, and only the columns the rules look at)
     live = (~empty & ~dup).to_numpy()
     checked = [SOURCE_ROW, *_checked_columns(parsed, spec)]
-    issues.append(validate(parsed.loc[live, checked], table, as_of=as_of))
-    if table == "orders" and "order_id" in parsed.columns:
-        cols = [c for c in (SOURCE_ROW, "order_id", "product", "amount") if c in parsed.columns]
-        issues.append(_conflicting_orders(parsed.loc[live, cols]))
+    failures = validate(parsed.loc[live, checked], table, as_of=as_of)
+    if lost_rows is not None:  # a stage that records a loss is a readable stage cell
+        echo = (failures["column"] == "stage") & failures["source_row"].isin(lost_rows)
+        failures = failures[~echo]
+    issues.append(failures)
     found = _drop_echoes([i for i in issues if len(i)])
     issues = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=ISSUE_COLUMNS)
-    if len(issues):
-        issues = _with_raw_values(issues, raw)
-    else:
-        issues = pd.DataFrame(columns=ISSUE_COLUMNS)
+    issues = _with_raw_values(issues, raw)
+    issues["action"] = _actions(issues, spec)
 
-    # 5. split
-    bad_rows = set(issues["source_row"].tolist())
+    # 5. split: a row with a row-level issue leaves; a cell-level issue empties its cell
+    bad_rows = issues.loc[issues["action"] == "quarantined", "source_row"]
     quarantined = raw[SOURCE_ROW].isin(bad_rows) & ~dup
     fate[quarantined] = "quarantined"
+    _blank_cells(parsed, issues[issues["action"] == "blanked"])
     good = _take_rows(parsed, (fate == "kept").to_numpy())
     del parsed
 
     # 3b. merge customers typed more than once
-    contacts = None
+    contacts = matches = None
     conflicts = pd.DataFrame(columns=[CUSTOMER_ID, "column", "kept_value", "other_values"])
     if table == "customers":
+        ids = explicit_ids.reindex(good.index) if explicit_ids is not None else None
+        groups = _customer_groups(good, ids, match_options or {})
+        matches = groups.pairs if groups is not None else None
+        if groups is not None:
+            good[CUSTOMER_ID] = groups.group.fillna(good[CUSTOMER_ID])
         good, merged_into, contacts, conflicts = _merge_customers(good)
         if len(merged_into):
             idx = raw.index[raw[SOURCE_ROW].isin(merged_into.index)]
@@ -407,13 +533,15 @@ def clean_table(
     )
     if SOURCE_FILE in raw.columns:
         rows.insert(0, SOURCE_FILE, raw[SOURCE_FILE])
-    quarantine = _quarantine_frame(raw[quarantined.to_numpy()], issues)
+    row_issues = issues[issues["action"] == "quarantined"]
+    quarantine = _quarantine_frame(raw[quarantined.to_numpy()], row_issues)
     reasons = (
-        issues[issues["source_row"].isin(quarantine[SOURCE_ROW])]
+        row_issues[row_issues["source_row"].isin(quarantine[SOURCE_ROW])]
         .drop_duplicates(["source_row", "reason"])["reason"]
         .value_counts()
         .sort_index()
     )
+    in_play = raw.loc[fate.isin(["kept", "merged"]), SOURCE_ROW]
     counts = fate.value_counts()
     audit = Audit(
         table=table,
@@ -424,6 +552,9 @@ def clean_table(
         quarantined=int(counts.get("quarantined", 0)),
         reasons=reasons.rename("rows"),
         merge_conflicts=conflicts,
+        cells=_cell_counts(issues[issues["source_row"].isin(in_play)]),
+        flagged=int(flagged.sum()),
+        derived=derived_counts,
     )
     clean = good.reset_index(drop=True)
     clean = clean[
@@ -439,7 +570,89 @@ def clean_table(
         audit=audit,
         raw=raw,
         contacts=contacts,
+        matches=matches,
     )
+
+
+#: Reasons that concern the whole row, whichever column they name.
+_ROW_REASONS = {"empty_row", "template_example", "missing_required", "no_customer"}
+#: Reasons that keep the value (and the row) and only report it.
+_KEEP_REASONS = {"unlisted_value", "possible_double_export"}
+#: Cells that go with a field when it is emptied (derived from it while parsing).
+_FAMILY = {
+    "budget": ("budget", "budget_min", "budget_max", "budget_kind"),
+    "budget_min": ("budget", "budget_min", "budget_max", "budget_kind"),
+    "budget_max": ("budget", "budget_min", "budget_max", "budget_kind"),
+    "purchase_timeline": ("purchase_timeline", "purchase_start", "purchase_end"),
+    "industry": ("industry", "industry_l1", "industry_l2"),
+    "feedback": ("feedback", "sentiment"),
+}
+
+
+def _actions(issues: pd.DataFrame, spec) -> pd.Series:
+    """Decide what each issue does: ``quarantined`` (the row), ``blanked`` (the cell) or ``kept``."""
+    row_level = issues["reason"].isin(list(_ROW_REASONS)) | issues["column"].isin(spec.key_fields)
+    keep = issues["reason"].isin(list(_KEEP_REASONS))
+    action = np.where(row_level & ~keep, "quarantined", np.where(keep, "kept", "blanked"))
+    return pd.Series(action, index=issues.index, dtype="str")
+
+
+def _blank_cells(parsed: pd.DataFrame, blanked: pd.DataFrame) -> None:
+    """Empty the cells of ``clean_table``'s working frame named by cell-level issues."""
+    if blanked.empty:
+        return
+    position = pd.Series(np.arange(len(parsed)), index=parsed[SOURCE_ROW].to_numpy())
+    for col, rows in blanked.groupby("column")["source_row"]:
+        at = position.reindex(rows.to_numpy()).dropna().to_numpy("int64")
+        for name in _FAMILY.get(col, (col,)):
+            if name in parsed.columns:
+                values = parsed[name].copy()
+                values.iloc[at] = None
+                parsed[name] = values
+
+
+def _cell_counts(issues: pd.DataFrame) -> pd.DataFrame:
+    """Cells blanked or kept as written, by column, reason and action (rows still in play)."""
+    cells = issues[issues["action"].isin(["blanked", "kept"]) & (issues["column"] != "")]
+    if cells.empty:
+        return pd.DataFrame(
+            {
+                "column": pd.Series(dtype="str"),
+                "reason": pd.Series(dtype="str"),
+                "action": pd.Series(dtype="str"),
+                "cells": pd.Series(dtype="int64"),
+            }
+        )
+    counts = cells.groupby(["column", "reason", "action"]).size().rename("cells")
+    return (
+        counts.reset_index().sort_values(["column", "reason"], kind="stable").reset_index(drop=True)
+    )
+
+
+def _derive(parsed: pd.DataFrame, table: str, blank_amount: pd.Series | None) -> dict[str, int]:
+    """Fill what the table's own columns imply; return how many cells each derivation filled.
+
+    Orders: a blank (not an unreadable) amount is ``quantity`` × ``unit_price`` (rounded to
+    fen). Stages: a stage cell that records a loss sets a missing ``outcome`` to ``lost``.
+    """
+    counts: dict[str, int] = {}
+    if table == "orders" and {"quantity", "unit_price"} <= set(parsed.columns):
+        product = (parsed["quantity"] * parsed["unit_price"]).round(2)
+        if AMOUNT not in parsed.columns:
+            parsed[AMOUNT] = np.nan
+            blank_amount = pd.Series(True, index=parsed.index)
+        fill = blank_amount & product.notna()
+        parsed[AMOUNT] = parsed[AMOUNT].where(~fill, product)
+        counts[AMOUNT] = int(fill.sum())
+    lost = parsed.pop("_lost") if "_lost" in parsed.columns else None
+    if lost is not None:
+        outcome = parsed["outcome"] if "outcome" in parsed.columns else None
+        fill = lost.notna() if outcome is None else lost.notna() & outcome.isna()
+        if outcome is None:
+            parsed["outcome"] = pd.Series(pd.NA, index=parsed.index, dtype="str")
+        parsed["outcome"] = parsed["outcome"].where(~fill, "lost")
+        counts["outcome"] = int(fill.sum())
+    return {k: v for k, v in counts.items() if v}
 
 
 def _distinct(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
@@ -524,9 +737,16 @@ _PARSERS = {
     "feedback": parsing.parse_sentiment,
     "timeline": parsing.parse_timeline,
     "period": parsing.parse_period,
+    "size": parsing.parse_company_size,
 }
 #: For parsers returning several columns: the one that replaces the field (None keeps the text).
-_MAIN_COLUMN = {"budget": None, "timeline": None, "industry": "industry", "period": "period"}
+_MAIN_COLUMN = {
+    "budget": None,
+    "timeline": None,
+    "industry": "industry",
+    "period": "period",
+    "size": "company_size",
+}
 
 
 def _parse_field(
@@ -623,7 +843,10 @@ def _drop_echoes(issues: list[pd.DataFrame]) -> list[pd.DataFrame]:
 
 def _issue_frame(rows: pd.Series, column: str, raw_values, reason: str) -> pd.DataFrame:
     n = len(rows)
-    values = raw_values.to_numpy() if isinstance(raw_values, pd.Series) else [raw_values] * n
+    if isinstance(raw_values, pd.Series | np.ndarray):
+        values = np.asarray(raw_values, dtype=object)
+    else:
+        values = [raw_values] * n
     return pd.DataFrame(
         {
             "source_row": rows.to_numpy(),
@@ -647,18 +870,6 @@ def _with_raw_values(issues: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
             )
     out["raw_value"] = out["raw_value"].astype("str")
     return out[ISSUE_COLUMNS]
-
-
-def _conflicting_orders(orders: pd.DataFrame) -> pd.DataFrame:
-    """Order lines sharing an id and product and sign of amount but differing elsewhere."""
-    cols = ["order_id"] + [c for c in ("product",) if c in orders.columns]
-    sign = np.sign(orders["amount"]).rename("_sign") if "amount" in orders else None
-    keyed = orders.assign(_sign=sign) if sign is not None else orders
-    keys = cols + (["_sign"] if sign is not None else [])
-    has_id = keyed["order_id"].notna()
-    clash = keyed[has_id].duplicated(keys, keep=False)
-    rows = keyed.loc[clash[clash].index, SOURCE_ROW]
-    return _issue_frame(rows, "order_id", "", "conflicting_duplicate")
 
 
 def _quarantine_frame(raw_rows: pd.DataFrame, issues: pd.DataFrame) -> pd.DataFrame:
@@ -714,18 +925,20 @@ def _conflicts(good: pd.DataFrame, multi_mask: pd.Series, columns: list[str]) ->
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=names)
 
 
+def _customer_groups(good: pd.DataFrame, ids: pd.Series | None, options: Mapping[str, object]):
+    """Which kept customer rows are one company (:func:`analysis_kit.matching.customer_groups`)."""
+    if CUSTOMER_NAME not in good.columns:
+        return None
+    return customer_groups(good[CUSTOMER_NAME], ids=ids, **options)
+
+
 def _merge_customers(good: pd.DataFrame):
     """Merge rows of the same customer; return (merged, {merged row: kept row}, contacts, conflicts).
 
-    ``good`` is clean_table's own working frame and is consumed (its columns are moved out).
+    Rows of one customer share ``customer_id`` (set by :func:`_customer_groups`). ``good`` is
+    clean_table's own working frame and is consumed (its columns are moved out).
     """
-    key = parsing.company_key(good[CUSTOMER_NAME])
     gid = good[CUSTOMER_ID]
-    # Rows without an explicit id join the first explicit id seen for their name.
-    explicit = pd.Series(gid.to_numpy(), index=key.to_numpy())
-    explicit = explicit[~explicit.index.duplicated(keep="first")]
-    gid = pd.Series(explicit.reindex(key.to_numpy()).to_numpy(), index=good.index).fillna(gid)
-    good[CUSTOMER_ID] = gid
     contact_cols = [c for c in CONTACT_COLUMNS if c in good.columns]
 
     contacts = good[[CUSTOMER_ID, *contact_cols, SOURCE_ROW]]

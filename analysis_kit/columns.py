@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 __all__ = [
     "CHOICES",
@@ -30,6 +30,7 @@ __all__ = [
     "map_headers",
     "normalize_header",
     "require_columns",
+    "table_column_map",
     "template_header",
 ]
 
@@ -56,7 +57,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "priority": ("高", "中", "低"),
     "value_grade": ("高", "中", "低"),
     "potential_rating": ("A", "B", "C"),
-    "contact_method": ("电话", "面谈", "邮件", "线上会议"),
+    "contact_method": ("电话", "面谈", "邮件", "线上会议", "微信", "钉钉", "QQ", "短信"),
     "sentiment": ("积极", "中性", "消极"),
     "company_size": ("大型", "中型", "小型", "微型"),
     "outcome": ("won", "lost", "open"),
@@ -101,10 +102,15 @@ class TableSpec:
     name: str
     title: str
     fields: tuple[Field, ...]
-    #: Groups of alternatives of which at least one column must be present (e.g. an id or a name).
+    #: Groups of alternatives of which at least one column must be present (e.g. an id or a name),
+    #: and, in each row, at least one value: they are key fields like the required ones.
     any_of: tuple[tuple[str, ...], ...] = ()
-    #: Columns whose values identify one row; used for conflicting-duplicate checks.
+    #: Columns that identify a row: identical lines sharing a value here are one line exported
+    #: twice; identical lines of a table without them are kept and flagged.
     key: tuple[str, ...] = ()
+    #: A required column a file may lack when all the columns it is derived from are present
+    #: (``{"amount": ("quantity", "unit_price")}``).
+    derivable: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -116,6 +122,14 @@ class TableSpec:
     def required(self) -> tuple[str, ...]:
         """Canonical names of the required fields."""
         return tuple(f.name for f in self.fields if f.required)
+
+    @property
+    def key_fields(self) -> tuple[str, ...]:
+        """The fields the table exists for, whose blank or unreadable value quarantines a row.
+
+        They are the required fields and every column of the ``any_of`` groups.
+        """
+        return tuple(dict.fromkeys([*self.required, *(c for g in self.any_of for c in g)]))
 
     def field(self, name: str) -> Field:
         """Return the field called ``name``."""
@@ -138,14 +152,37 @@ _CUSTOMER_ID = _f(
 )
 _CUSTOMER_NAME = _f(
     CUSTOMER_NAME,
-    ["客户名称", "客户名", "公司名称", "企业名称", "客户", "Customer Name", "Company", "Customer"],
+    [
+        "客户名称",
+        "客户名",
+        "公司名称",
+        "企业名称",
+        "客户",
+        "Customer Name",
+        "Company",
+        "Customer",
+        "Account",
+        "Account Name",
+    ],
     "company",
     note="企业全称，如 XX科技有限公司",
     example="科技有限公司",
 )
 _OWNER = _f(
     OWNER,
-    ["销售负责人", "负责人", "销售人员", "销售", "业务员", "跟进人", "Owner", "Sales Rep", "Rep"],
+    [
+        "销售负责人",
+        "负责人",
+        "销售人员",
+        "销售",
+        "业务员",
+        "跟进人",
+        "Owner",
+        "Sales Rep",
+        "Rep",
+        "Sales Agent",
+        "Opportunity Owner",
+    ],
     "person",
     note="负责该客户的销售人员姓名",
     example="张三",
@@ -199,16 +236,17 @@ _SUMMARY = _f(
 CUSTOMERS = TableSpec(
     name="customers",
     title="客户信息表",
-    key=(CUSTOMER_ID,),
+    key=(CUSTOMER_ID, CUSTOMER_NAME),
+    any_of=((CUSTOMER_ID, CUSTOMER_NAME),),
     fields=(
         _CUSTOMER_ID,
-        replace(_CUSTOMER_NAME, required=True),
+        _CUSTOMER_NAME,
         _INDUSTRY,
         _f(
             "company_size",
             ["客户规模", "企业规模", "公司规模", "Company Size", "Size"],
-            "choice",
-            note="大型/中型/小型/微型",
+            "size",
+            note="大型/中型/小型/微型，或员工与营收范围，如 员工100-500人，年营收5000万-1亿",
             example="中型",
         ),
         _f(
@@ -421,7 +459,7 @@ ORDERS = TableSpec(
     name="orders",
     title="成交明细",
     key=(ORDER_ID,),
-    any_of=((CUSTOMER_ID, CUSTOMER_NAME),),
+    derivable={AMOUNT: ("quantity", "unit_price")},
     fields=(
         _f(
             ORDER_ID,
@@ -434,7 +472,18 @@ ORDERS = TableSpec(
         _CUSTOMER_NAME,
         _f(
             ORDER_DATE,
-            ["成交日期", "下单日期", "订单日期", "签约日期", "日期", "Order Date", "InvoiceDate"],
+            [
+                "成交日期",
+                "下单日期",
+                "订单日期",
+                "签约日期",
+                "日期",
+                "下单时间",
+                "订单创建时间",
+                "成交时间",
+                "Order Date",
+                "InvoiceDate",
+            ],
             "date",
             required=True,
             note="日期，如 2024-03-15",
@@ -456,7 +505,18 @@ ORDERS = TableSpec(
         ),
         _f(
             AMOUNT,
-            ["成交金额", "金额", "销售额", "订单金额", "合同金额", "Amount", "Revenue", "Sales"],
+            [
+                "成交金额",
+                "金额",
+                "销售额",
+                "订单金额",
+                "合同金额",
+                "总金额",
+                "订单总金额",
+                "Amount",
+                "Revenue",
+                "Sales",
+            ],
             "amount",
             required=True,
             note="元，可写 ¥1,234.00 或 12.8万；退款为负数",
@@ -475,7 +535,7 @@ ORDERS = TableSpec(
         _LEAD_SOURCE,
         _f(
             "paid_amount",
-            ["回款金额", "已回款", "回款", "Paid Amount", "Paid"],
+            ["回款金额", "已回款", "回款", "买家实际支付金额", "实付金额", "Paid Amount", "Paid"],
             "amount",
             note="元",
             example="60000",
@@ -486,7 +546,7 @@ ORDERS = TableSpec(
 STAGE_HISTORY = TableSpec(
     name="stages",
     title="商机阶段记录",
-    any_of=((CUSTOMER_ID, CUSTOMER_NAME),),
+    key=("opportunity_id",),
     fields=(
         _f(
             "opportunity_id",
@@ -500,7 +560,7 @@ STAGE_HISTORY = TableSpec(
         _CUSTOMER_NAME,
         _f(
             STAGE,
-            ["阶段", "商机阶段", "当前阶段", "Stage"],
+            ["阶段", "商机阶段", "当前阶段", "Stage", "Deal Stage", "Opportunity Stage"],
             "stage",
             required=True,
             note="①初次接洽 ②需求确认 ③方案提交 ④商务谈判 ⑤成交 ⑥售后维护",
@@ -516,7 +576,7 @@ STAGE_HISTORY = TableSpec(
         ),
         _f(
             AMOUNT,
-            ["预计金额", "商机金额", "金额", "Amount", "Deal Amount"],
+            ["预计金额", "商机金额", "金额", "Amount", "Deal Amount", "Close Value"],
             "amount",
             note="元",
             example="300000",
@@ -771,7 +831,8 @@ def map_headers(
         One of :data:`TABLES`.
     column_map : mapping, optional
         Explicit ``{header: canonical}`` entries that win over the template map, for a team's
-        own export (matched after :func:`normalize_header` too).
+        own export (matched after :func:`normalize_header` too), or one such map per table
+        (see :func:`table_column_map`).
 
     Returns
     -------
@@ -782,7 +843,7 @@ def map_headers(
     """
     _check_table(table)
     lookup = _lookup_cached(table)
-    explicit = {normalize_header(k): v for k, v in (column_map or {}).items()}
+    explicit = {normalize_header(k): v for k, v in table_column_map(column_map, table).items()}
     result: dict[object, str] = {}
     taken: set[str] = set()
     for header in headers:
@@ -793,6 +854,45 @@ def map_headers(
         taken.add(target)
         result[header] = target
     return result
+
+
+def table_column_map(column_map: Mapping[str, object] | None, table: str | None) -> dict[str, str]:
+    """Return the ``{header: canonical}`` entries of ``column_map`` that apply to ``table``.
+
+    ``column_map`` is either one map for every table or holds one map per table under the
+    table's name, beside entries for every table, so one file's ``Id`` can be ``order_id`` and
+    another's ``opportunity_id``. With ``table=None`` only the entries for every table apply.
+
+    Raises
+    ------
+    ValueError
+        A per-table entry is not a mapping, or names no table of :data:`TABLES`.
+
+    Examples
+    --------
+    >>> maps = {"Owner": "owner", "orders": {"Id": "order_id"}, "stages": {"Id": "opportunity_id"}}
+    >>> table_column_map(maps, "stages")
+    {'Owner': 'owner', 'Id': 'opportunity_id'}
+    """
+    flat: dict[str, str] = {}
+    nested: dict[str, str] = {}
+    for key, value in (column_map or {}).items():
+        if isinstance(value, Mapping):
+            if key not in TABLES:
+                raise ValueError(
+                    f"column_map: {key!r} holds a map but is not a table; tables are "
+                    f"{sorted(TABLES)}"
+                )
+            if key == table:
+                nested = {str(k): str(v) for k, v in value.items()}
+        elif isinstance(value, str):
+            flat[str(key)] = value
+        else:
+            raise ValueError(
+                f"column_map: {key!r} must map to a canonical column name or, under a table's "
+                f"name, to a map of headers; got {value!r}"
+            )
+    return {**flat, **nested}
 
 
 def infer_table(headers: Iterable[object]) -> str | None:
@@ -822,10 +922,19 @@ def infer_table(headers: Iterable[object]) -> str | None:
 
 
 def missing_columns(columns: Iterable[str], table: str) -> list[str]:
-    """Return the required canonical columns (or alternatives joined by ``|``) not in ``columns``."""
+    """Return the required canonical columns (or alternatives joined by ``|``) not in ``columns``.
+
+    A required column that can be derived (:attr:`TableSpec.derivable`: ``amount`` from
+    ``quantity`` × ``unit_price``) is not missing when every column it is derived from is present.
+    """
     spec = TABLES[table]
     present = set(columns)
-    missing = [name for name in spec.required if name not in present]
+    missing = [
+        name
+        for name in spec.required
+        if name not in present
+        and not (name in spec.derivable and present.issuperset(spec.derivable[name]))
+    ]
     for group in spec.any_of:
         if not present.intersection(group):
             missing.append("|".join(group))

@@ -45,6 +45,7 @@ from .columns import (
     map_headers,
     missing_columns,
     normalize_header,
+    table_column_map,
 )
 from .errors import ReadError, SchemaError
 
@@ -176,7 +177,9 @@ def read_table(
     encoding : str, optional
         CSV encoding; detected when None (UTF-8 with or without BOM, else GB18030).
     column_map : mapping, optional
-        ``{header in the file: canonical name}`` for headers the template map does not know.
+        ``{header in the file: canonical name}`` for headers the template map does not know, or
+        one such map per table (``{"orders": {"Id": "order_id"}, "stages": {"Id":
+        "opportunity_id"}}``), of which the one of ``table`` is used.
     env_file : path, bool or None, default=None
         The ``.env`` file consulted (after the process environment, which wins) for ``env:NAME``
         and for the password of a URL that has none (see :data:`PASSWORD_ENV`; ``PGPASSWORD``
@@ -445,7 +448,8 @@ def _resolve_table(
 ) -> str:
     """Return the template table of ``headers``: ``table`` checked, or inferred."""
     if table is None:
-        renamed = [column_map.get(str(h), h) if column_map else h for h in headers]
+        flat = table_column_map(column_map, None)
+        renamed = [flat.get(str(h), h) for h in headers]
         table = infer_table(renamed)
         if table is None:
             raise SchemaError(

@@ -26,6 +26,7 @@ __all__ = [
     "parse_bool",
     "parse_budget",
     "parse_choice",
+    "parse_company_size",
     "parse_date",
     "parse_industry",
     "parse_number",
@@ -36,6 +37,7 @@ __all__ = [
     "parse_sentiment",
     "parse_stage",
     "parse_timeline",
+    "stage_outcome",
     "parse_year",
 ]
 
@@ -111,7 +113,8 @@ def company_key(values: pd.Series) -> pd.Series:
 _DATE_RE = (
     r"^(?P<y>(?:1[89]|2[01])\d{2})\s*[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?"
     r"(?:(?:\s+|T|\s*日?)(?P<H>\d{1,2})\s*[:时]\s*(?P<M>\d{1,2})"
-    r"(?:\s*[:分]\s*(?P<S>\d{1,2})(?:\.\d+)?)?\s*秒?)?(?:\s*\+00:00|Z)?$"
+    r"(?:\s*[:分]\s*(?P<S>\d{1,2})(?:\.\d+)?)?\s*秒?)?(?:\s*\+00:00|Z)?"
+    r"(?:\s*[(（]?\s*(?:星期|周|礼拜)[一二三四五六日天][)）]?)?$"  # a weekday after it is not read
 )
 _COMPACT_DATE_RE = r"^(?P<y>(?:19|20)\d{2})(?P<m>\d{2})(?P<d>\d{2})$"
 _SERIAL_RE = r"^\d{5}(?:\.\d+)?$"
@@ -122,7 +125,8 @@ def parse_date(values: pd.Series) -> pd.Series:
     """Parse dates written the ways Chinese templates write them.
 
     Accepted: ``2024-03-15``, ``2024/3/15``, ``2024.3.15``, ``2024年3月15日``, ``20240315``, each
-    optionally followed by a time (``14:30``, ``14:30:05``, ``14时30分``); Excel serial day numbers
+    optionally followed by a time (``14:30``, ``14:30:05``, ``14时30分``) and a weekday
+    (``2018-01-01 星期五``: the weekday is not read, the date decides); Excel serial day numbers
     (``45366``, between 1954 and 2119); values that already are datetimes. Two-digit years
     (``24/3/15``), day-first or month-first forms (``15/3/2024``), month-only values and impossible
     dates (``2024-02-30``) are not guessed: they come back missing.
@@ -346,6 +350,132 @@ def parse_budget(values: pd.Series, *, unit: float = 1.0) -> pd.DataFrame:
     )
 
 
+# --- company size ---------------------------------------------------------------------------------
+
+_REVENUE_WORDS = (
+    r"(?:年营业收入|年营收|年营业额|年收入|年销售额|营收|营业额|营业收入|收入|销售额|产值)"
+)
+_MONEY_UNIT = r"千万|百万|万|亿"
+_MONEY_FACTOR = {"": 1.0, "千万": 1e7, "百万": 1e6, "万": 1e4, "亿": 1e8}
+_EMP_UNIT = r"(?:人|名|员工)"
+
+
+def _money(number: pd.Series, unit: pd.Series) -> pd.Series:
+    return pd.to_numeric(number, errors="coerce") * unit.fillna("").map(_MONEY_FACTOR)
+
+
+def parse_company_size(values: pd.Series) -> pd.DataFrame:
+    """Read 客户规模 as teams write it: a size word, an employee range, a revenue range, or both.
+
+    ==================================  ============  ============  =================  =======
+    value                               employees     (min, max)    annual revenue     word
+    ==================================  ============  ============  =================  =======
+    ``员工100-500人，年营收5000万-1亿``   100           500           5e7 – 1e8
+    ``50人以下`` / ``少于50人``           NaN           50
+    ``500人以上`` / ``1000+``            500 / 1000    NaN
+    ``100-499人`` / ``员工200人``         100 / 200     499 / 200
+    ``年营收1亿以上`` / ``营收约3000万``    —             —             1e8 – / 3e7 – 3e7
+    ``大型企业``, ``中小企业``, ``小微``     —             —             —                  大型, 中小型, 小微
+    ==================================  ============  ============  =================  =======
+
+    Bounds keep the words' own meaning: ``50人以下`` has ``employees_max`` 50 and no minimum. Text
+    that holds none of these shapes is not an error: ``company_size`` keeps it as written and
+    ``size_understood`` is False, so cleaning can report it.
+
+    Parameters
+    ----------
+    values : Series
+        The 客户规模 / 企业规模 cells.
+
+    Returns
+    -------
+    DataFrame
+        ``company_size`` (the size word's template form where the cell is one, else the text),
+        ``employees_min``, ``employees_max``, ``annual_revenue_min``, ``annual_revenue_max``
+        (float64; revenue in yuan) and ``size_understood`` (bool; False for blanks too).
+
+    Examples
+    --------
+    >>> out = parse_company_size(pd.Series(["员工100-500人，年营收5000万-1亿", "50人以下", "大型企业"]))
+    >>> out[["employees_min", "employees_max", "annual_revenue_max"]].values.tolist()
+    [[100.0, 500.0, 100000000.0], [nan, 50.0, nan], [nan, nan, nan]]
+    >>> out["company_size"].tolist()
+    ['员工100-500人，年营收5000万-1亿', '50人以下', '大型']
+    """
+    text = _as_text(values)
+    compact = text.str.lower().str.replace(r"(?<=\d),(?=\d{3})", "", regex=True)
+    compact = compact.str.replace(_WS + "+", "", regex=True).str.replace(
+        r"[～~—–至到]", "-", regex=True
+    )
+    num = r"\d+(?:\.\d+)?"
+    # Revenue first, so its numbers are not read as headcounts.
+    rev_rng = compact.str.extract(
+        rf"{_REVENUE_WORDS}(?:约|大约|在)?(?P<a>{num})(?P<au>{_MONEY_UNIT})?元?-(?P<b>{num})"
+        rf"(?P<bu>{_MONEY_UNIT})元?"
+    )
+    rev_one = compact.str.extract(
+        rf"{_REVENUE_WORDS}(?:约|大约|在|超过|不足|少于|低于)?(?P<c>{num})(?P<cu>{_MONEY_UNIT})元?"
+        r"(?P<dir>以上|以下|以内|\+)?"
+    )
+    rev_prefix = compact.str.extract(rf"{_REVENUE_WORDS}(?P<p>约|大约|超过|不足|少于|低于)?")["p"]
+    lo_rng = _money(rev_rng["a"], rev_rng["au"].fillna(rev_rng["bu"]))
+    hi_rng = _money(rev_rng["b"], rev_rng["bu"])
+    one = _money(rev_one["c"], rev_one["cu"])
+    up = rev_one["dir"].isin(["以下", "以内"]) | rev_prefix.isin(["不足", "少于", "低于"])
+    down = rev_one["dir"].isin(["以上", "+"]) | rev_prefix.eq("超过")
+    rev_min = lo_rng.fillna(one.where(~up))
+    rev_max = hi_rng.fillna(one.where(~down))
+    rest = compact.str.replace(rf"{_REVENUE_WORDS}[^,，;；、/]*", "", regex=True)
+
+    bare = rest.str.fullmatch(rf"(?:员工|人数|员工人数)?[:：]?\d+(?:-\d+|\+)?{_EMP_UNIT}?").fillna(
+        False
+    )
+    emp_rng = rest.str.extract(rf"(?P<a>\d+)-(?P<b>\d+){_EMP_UNIT}")
+    bare_rng = rest.where(bare).str.extract(r"(?P<a>\d+)-(?P<b>\d+)")
+    emp_up = rest.str.extract(
+        rf"(?:(?:少于|不足|小于|低于|不到)(?P<c>\d+){_EMP_UNIT}|(?P<d>\d+){_EMP_UNIT}?(?:以下|以内|之内))"
+    )
+    emp_from = rest.str.extract(
+        rf"(?P<e>\d+){_EMP_UNIT}?(?:以上|\+)|(?:超过|多于)(?P<f>\d+){_EMP_UNIT}"
+    )
+    emp_one = rest.str.extract(rf"(?<![\d-])(?P<g>\d+){_EMP_UNIT}")
+    bare_one = rest.where(bare).str.extract(r"^(?:员工|人数|员工人数)?[:：]?(?P<g>\d+)$")
+    as_num = lambda s: pd.to_numeric(s, errors="coerce")  # noqa: E731
+    emp_min = as_num(emp_rng["a"].fillna(bare_rng["a"]))
+    emp_max = as_num(emp_rng["b"].fillna(bare_rng["b"]))
+    only_max = as_num(emp_up["c"].fillna(emp_up["d"]))
+    only_min = as_num(emp_from["e"].fillna(emp_from["f"]))
+    exact = as_num(emp_one["g"].fillna(bare_one["g"]))
+    no_range = emp_min.isna() & emp_max.isna()
+    emp_max = emp_max.where(~no_range, only_max)
+    emp_min = emp_min.where(~no_range | only_max.notna(), only_min)
+    no_bound = emp_min.isna() & emp_max.isna()
+    emp_min = emp_min.where(~no_bound, exact)
+    emp_max = emp_max.where(~no_bound, exact)
+
+    # A range written high to low (``500-100人``) is not read either way.
+    emp_bad = emp_min > emp_max
+    emp_min, emp_max = emp_min.mask(emp_bad), emp_max.mask(emp_bad)
+    rev_bad = rev_min > rev_max
+    rev_min, rev_max = rev_min.mask(rev_bad), rev_max.mask(rev_bad)
+    word_key = text.str.lower().str.replace(_WS + "+", "", regex=True)
+    word = word_key.map(CHOICE_VARIANTS["company_size"])
+    understood = (
+        emp_min.notna() | emp_max.notna() | rev_min.notna() | rev_max.notna() | word.notna()
+    )
+    return pd.DataFrame(
+        {
+            "company_size": word.fillna(normalize_text(values)).astype("str"),
+            "employees_min": emp_min.astype("float64"),
+            "employees_max": emp_max.astype("float64"),
+            "annual_revenue_min": rev_min.round(2).astype("float64"),
+            "annual_revenue_max": rev_max.round(2).astype("float64"),
+            "size_understood": understood.fillna(False).astype(bool),
+        },
+        index=values.index,
+    )
+
+
 # --- scores, phones, closed lists --------------------------------------------------------------------
 
 _CN_DIGITS = {"一": "1", "二": "2", "两": "2", "三": "3", "四": "4", "五": "5", "零": "0"}
@@ -524,6 +654,21 @@ CHOICE_VARIANTS: dict[str, dict[str, str]] = {
         "zoom": "线上会议",
         "online meeting": "线上会议",
         "video call": "线上会议",
+        "视频": "线上会议",
+        "微信": "微信",
+        "企业微信": "微信",
+        "微信沟通": "微信",
+        "微信联系": "微信",
+        "微信语音": "微信",
+        "wechat": "微信",
+        "wecom": "微信",
+        "钉钉": "钉钉",
+        "dingtalk": "钉钉",
+        "qq": "QQ",
+        "qq沟通": "QQ",
+        "短信": "短信",
+        "sms": "短信",
+        "text": "短信",
     },
     "company_size": {
         "大型": "大型",
@@ -542,6 +687,15 @@ CHOICE_VARIANTS: dict[str, dict[str, str]] = {
         "微型企业": "微型",
         "微": "微型",
         "micro": "微型",
+        "中小型": "中小型",
+        "中小企业": "中小型",
+        "中小型企业": "中小型",
+        "sme": "中小型",
+        "小微": "小微",
+        "小微企业": "小微",
+        "个人": "个人",
+        "个体户": "个人",
+        "个体": "个人",
     },
     "outcome": {
         "won": "won",
@@ -551,8 +705,12 @@ CHOICE_VARIANTS: dict[str, dict[str, str]] = {
         "成交": "won",
         "已成交": "won",
         "签约": "won",
+        "closed won": "won",
+        "closedwon": "won",
         "lost": "lost",
         "lose": "lost",
+        "closed lost": "lost",
+        "closedlost": "lost",
         "输单": "lost",
         "丢单": "lost",
         "失败": "lost",
@@ -562,6 +720,8 @@ CHOICE_VARIANTS: dict[str, dict[str, str]] = {
         "跟进中": "open",
         "in progress": "open",
         "pending": "open",
+        "prospecting": "open",
+        "engaging": "open",
     },
 }
 
@@ -624,13 +784,21 @@ STAGE_VARIANTS: dict[str, str] = {
     "firstcontact": "初次接洽",
     "prospecting": "初次接洽",
     "lead": "初次接洽",
+    "leadin": "初次接洽",
+    "new": "初次接洽",
     "需求确认": "需求确认",
     "需求沟通": "需求确认",
     "需求分析": "需求确认",
     "需求调研": "需求确认",
     "needsconfirmed": "需求确认",
     "qualification": "需求确认",
+    "qualified": "需求确认",
     "discovery": "需求确认",
+    "needsanalysis": "需求确认",
+    "engaging": "需求确认",
+    "iddecisionmakers": "需求确认",
+    "id.decisionmakers": "需求确认",
+    "perceptionanalysis": "需求确认",
     "方案提交": "方案提交",
     "方案报价": "方案提交",
     "提交方案": "方案提交",
@@ -638,10 +806,17 @@ STAGE_VARIANTS: dict[str, str] = {
     "方案": "方案提交",
     "proposal": "方案提交",
     "quote": "方案提交",
+    "valueproposition": "方案提交",
+    "proposal/pricequote": "方案提交",
+    "pricequote": "方案提交",
+    "proposalmade": "方案提交",
     "商务谈判": "商务谈判",
     "谈判": "商务谈判",
     "合同谈判": "商务谈判",
     "negotiation": "商务谈判",
+    "negotiation/review": "商务谈判",
+    "negotiations": "商务谈判",
+    "contractsent": "商务谈判",
     "成交": "成交",
     "签约": "成交",
     "合同签订": "成交",
@@ -649,7 +824,6 @@ STAGE_VARIANTS: dict[str, str] = {
     "已成交": "成交",
     "won": "成交",
     "closedwon": "成交",
-    "closed": "成交",
     "售后维护": "售后维护",
     "售后": "售后维护",
     "维护": "售后维护",
@@ -658,6 +832,29 @@ STAGE_VARIANTS: dict[str, str] = {
     "aftersales": "售后维护",
     "retention": "售后维护",
 }
+
+
+#: Stage words that record how a deal ended rather than a step it reached (``Closed Lost``).
+LOST_STAGE_WORDS: tuple[str, ...] = ("lost", "closedlost", "输单", "丢单", "已输单", "失败", "dead")
+
+
+def stage_outcome(values: pd.Series) -> pd.Series:
+    """Read the outcome a stage cell records instead of a step: ``Lost``, ``Closed Lost``, ``输单``.
+
+    Returns
+    -------
+    Series
+        ``str``: ``"lost"`` where the stage names a lost deal, missing elsewhere (a won deal's
+        stage is the step :func:`parse_stage` reads, ``成交``).
+
+    Examples
+    --------
+    >>> stage_outcome(pd.Series(["Closed Lost", "Won", "输单"])).tolist()
+    ['lost', nan, 'lost']
+    """
+    key = _as_text(values).str.lower().str.replace(r"[\s\-_]", "", regex=True)
+    lost = key.isin(LOST_STAGE_WORDS)
+    return pd.Series("lost", index=values.index, dtype="str", name=values.name).where(lost)
 
 
 def parse_stage(values: pd.Series, *, stages: tuple[str, ...] = STAGES) -> pd.Series:

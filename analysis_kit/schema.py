@@ -30,12 +30,17 @@ MESSAGES: dict[str, str] = {
     "budget_min_gt_max": "预算下限高于上限 budget low end above high end",
     "paid_exceeds_amount": "回款超过成交金额 paid amount exceeds the order amount",
     "no_customer": "缺少客户编号和名称 neither customer id nor name",
-    "conflicting_duplicate": "编号重复但内容不同 same id with different content",
+    "unlisted_value": "不在选项列表中，按原文保留 value outside the list, kept as written",
+    "possible_double_export": "疑似重复导出：与另一行完全相同且无编号，已保留 identical to another line "
+    "and without an id, kept",
     "not_whole": "应为整数 should be a whole number",
     "template_example": "模板示例行 the template's example row, not data",
 }
 
 _EARLIEST = pd.Timestamp("1990-01-01")
+
+#: The field each frame-wide rule is about (the cell cleaning empties when it fails).
+_RULE_FIELD = {"budget_min_gt_max": "budget", "paid_exceeds_amount": "paid_amount"}
 
 # Per table: (column, kind of non-negative / range rule)
 _NON_NEGATIVE = {
@@ -46,7 +51,7 @@ _NON_NEGATIVE = {
     "targets": ("target",),
     "market": ("market_size",),
 }
-_WHOLE = ("employees", "quantity")
+_WHOLE = ("employees",)  # quantities may be weights or hours
 _SHARE = ("market_share",)
 
 
@@ -62,7 +67,8 @@ def table_schema(table: str, *, as_of: pd.Timestamp | None = None) -> pa.DataFra
     table : str
         One of :data:`analysis_kit.columns.TABLES`.
     as_of : Timestamp, optional
-        Dates after it fail with ``future_date``; founding years after its year fail too.
+        The as-of day (midnight): dates after that day fail with ``future_date`` (any time on
+        the day itself passes); founding years after its year fail too.
 
     Returns
     -------
@@ -80,7 +86,8 @@ def table_schema(table: str, *, as_of: pd.Timestamp | None = None) -> pa.DataFra
         if f.kind == "date":
             checks.append(_check(lambda s: s >= _EARLIEST, "too_old"))
             if as_of is not None:
-                checks.append(_check(lambda s, a=as_of: s <= a, "future_date"))
+                end = as_of.normalize() + pd.Timedelta(days=1)
+                checks.append(_check(lambda s, e=end: s < e, "future_date"))
         elif f.kind == "year" and as_of is not None:
             checks.append(_check(lambda s, y=as_of.year: s <= y, "future_date"))
         if f.name in _NON_NEGATIVE.get(table, ()):
@@ -173,10 +180,14 @@ def validate(df: pd.DataFrame, table: str, *, as_of: pd.Timestamp | None = None)
     reason = reason.where(~reason.str.contains("not_nullable"), "missing_required")
     reason = reason.str.replace(r"\(.*$", "", regex=True)
     rows = df.loc[cases["index"].to_numpy(), "source_row"].to_numpy()
+    column = cases["column"].astype("str").where(cases["column"].notna(), "")
+    # A frame-wide rule is reported once per row, under the field it is about (if one).
+    frame_wide = (cases["schema_context"] == "DataFrameSchema").to_numpy()
+    column = column.where(~frame_wide, reason.map(_RULE_FIELD).fillna(""))
     out = pd.DataFrame(
         {
             "source_row": rows,
-            "column": cases["column"].astype("str").where(cases["column"].notna(), ""),
+            "column": column.to_numpy(),
             "raw_value": cases["failure_case"].astype("str"),
             "reason": reason.to_numpy(),
         }

@@ -9,15 +9,19 @@ Time windows
 All windows end on ``as_of`` (included) and are measured in calendar months with
 :class:`pandas.DateOffset`: "the last 12 months" is ``(as_of - 12 months, as_of]`` and "the 12 months
 before" is ``(as_of - 24 months, as_of - 12 months]``. Dates are compared by calendar day (times are
-dropped), and orders, follow-ups and contact dates after ``as_of`` are ignored, so a past ``as_of``
-reproduces what the rules said on that day.
+dropped, so an order at 23:59 on the ``as_of`` day counts), and orders, follow-ups and contact dates
+after ``as_of`` are ignored, so a past ``as_of`` reproduces what the rules said on that day. Dates
+with a time zone, ``as_of`` included, count on their own wall clock (the zone is dropped, the local
+date kept: ``2024-07-01T02:00+08:00`` is 1 July).
 
 Purchases
 ---------
 Amounts are net: refund lines (negative ``amount``) are subtracted in the window of their own
 date. A *purchase* is one ``order_id`` whose lines sum to a positive amount (refund lines exported
 under their own id are not purchases); without an ``order_id`` column a purchase is one customer-day
-with a positive net amount. *Repeat purchases* are purchases after the first, over all history up
+with a positive net amount. Amounts are compared in cents: a net amount is positive when it rounds
+to at least 0.01, so an order fully refunded whose float sum is 4.4e-16 is no purchase. *Repeat
+purchases* are purchases after the first, over all history up
 to ``as_of`` (the lifetimes convention: 4 orders = 3 repeat purchases).
 """
 
@@ -33,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from ._frames import as_pandas
+from ._validate import as_of_day, is_positive_money, local_days
 from .columns import CUSTOMER_ID, map_headers, require_columns
 from .errors import AnalysisKitError, SchemaError
 from .parsing import parse_bool, parse_date
@@ -165,19 +170,6 @@ def merge_rules(rules: Mapping[str, Any] | None = None) -> dict[str, Any]:
 # --- helpers ---------------------------------------------------------------------------------------
 
 
-def _as_of(as_of: object) -> pd.Timestamp:
-    if as_of is None:
-        raise TypeError("as_of is required, e.g. as_of='2024-06-30'")
-    stamp = pd.Timestamp(as_of)
-    if stamp is pd.NaT:
-        raise ValueError(f"as_of must be a date; got {as_of!r}")
-    return stamp.normalize()
-
-
-def _day(values: pd.Series) -> pd.Series:
-    return pd.to_datetime(values).dt.normalize()
-
-
 def _money(values: pd.Series) -> list[str]:
     return [f"¥{v:,.0f}" for v in values]
 
@@ -237,7 +229,7 @@ def purchase_stats(
     Windows and purchases are as in the module docstring: lines after ``as_of`` (by calendar
     day) and lines without a customer or a date are left out, a missing amount counts as 0, and
     a purchase is one ``order_id`` (one customer-day when the id is missing or the column
-    absent) whose lines sum to a positive amount.
+    absent) whose lines sum to a positive amount in cents (>= 0.005 before rounding).
 
     Parameters
     ----------
@@ -246,7 +238,8 @@ def purchase_stats(
         A pandas text date column is parsed with :func:`pandas.to_datetime`; other engines need
         real dates.
     as_of : str or Timestamp
-        The day the windows end on (included); its time of day is ignored.
+        The day the windows end on (included); its time of day is ignored, and so is a time
+        zone (the local date is kept).
     months : int, default=12
         Length of each window in calendar months.
     customer_id_col, order_date_col, amount_col, order_id_col : str
@@ -262,7 +255,8 @@ def purchase_stats(
         - ``net_last_window`` – net amount in ``(as_of - months, as_of]`` (float);
         - ``net_previous_window`` – net amount in ``(as_of - 2 × months, as_of - months]``;
         - ``purchases`` – purchases over all history up to ``as_of`` (int);
-        - ``bought`` – whether any line up to ``as_of`` has a positive amount (bool).
+        - ``bought`` – whether any line up to ``as_of`` has a positive amount (at least 0.01 once
+          rounded to the cent; bool).
 
     Examples
     --------
@@ -279,7 +273,7 @@ def purchase_stats(
         raise ValueError(f"months must be a whole number of months >= 1; got {months!r}")
     return _purchase_stats(
         orders,
-        _as_of(as_of),
+        as_of_day(as_of),
         int(months),
         where="purchase_stats",
         customer_id_col=customer_id_col,
@@ -352,13 +346,13 @@ def _purchase_stats(
     lines = lines.with_columns(
         nw.when(in_last).then(nw.col(_AMT)).otherwise(zero).alias(_LAST),
         nw.when(in_prev).then(nw.col(_AMT)).otherwise(zero).alias(_PREV),
-        _flag(nw.col(_AMT) > 0).alias(_POS),
+        _flag(is_positive_money(nw.col(_AMT))).alias(_POS),
         order_key.alias(_OKEY),
         nw.when(no_id).then(day_key).otherwise(nw.lit(-1, dtype=nw.Int64)).alias(_ODAY),
     )
     per_order = lines.group_by(customer_id_col, _OKEY, _ODAY).agg(nw.col(_AMT).sum())
     counts = (
-        per_order.with_columns(_flag(nw.col(_AMT) > 0).alias(_BUY))
+        per_order.with_columns(_flag(is_positive_money(nw.col(_AMT))).alias(_BUY))
         .group_by(customer_id_col)
         .agg(nw.col(_BUY).sum().alias("purchases"))
     )
@@ -386,21 +380,54 @@ def _flag(condition: Any) -> Any:
     return nw.when(condition).then(nw.lit(1, dtype=nw.Int64)).otherwise(nw.lit(0, dtype=nw.Int64))
 
 
-def _size_tier(employees: pd.Series, rules: Mapping[str, Any]) -> tuple[pd.Series, pd.Series]:
-    emp = pd.to_numeric(employees, errors="coerce")
-    keys = np.select(
-        [emp >= rules["size_large_min"], emp >= rules["size_sme_min"], emp.notna()],
+#: 客户规模 words that name one tier of the template rule; 小型 and 个人 name none of them.
+SIZE_WORD_TIERS: dict[str, str] = {
+    "大型": "large",
+    "中型": "sme",
+    "中小型": "sme",
+    "微型": "micro",
+    "小微": "micro",
+}
+
+
+def _size_tier(frame: pd.DataFrame, employees_col: str, rules: Mapping[str, Any]):
+    """Return the size tier (zh, en) and what it was read from: headcount, range or word."""
+    index = frame.index
+    nan = pd.Series(np.nan, index=index)
+
+    def column(name: str) -> pd.Series:
+        return pd.to_numeric(frame[name], errors="coerce") if name in frame else nan
+
+    large, sme = rules["size_large_min"], rules["size_sme_min"]
+    emp = column(employees_col)
+    by_count = np.select([emp >= large, emp >= sme, emp.notna()], ["large", "sme", "micro"], "")
+    # A range is in a tier when both ends are; a top equal to the next threshold belongs below it,
+    # the way size buckets are written (员工100-500人 next to 500人以上, 50人以下 next to 50-99人).
+    low, high = column("employees_min"), column("employees_max")
+    known = low.notna() | high.notna()
+    low, high = low.fillna(0), high.fillna(np.inf)
+    by_range = np.select(
+        [known & (low >= large), known & (low >= sme) & (high <= large), known & (high <= sme)],
         ["large", "sme", "micro"],
-        default="",
+        "",
     )
-    keys = pd.Series(keys, index=employees.index).replace("", np.nan)
+    words = frame["company_size"] if "company_size" in frame else nan
+    by_word = words.map(SIZE_WORD_TIERS).fillna("").to_numpy()
+    keys = np.where(by_count != "", by_count, np.where(by_range != "", by_range, by_word))
+    basis = np.select(
+        [by_count != "", by_range != "", by_word != ""],
+        ["employees", "employees_range", "word"],
+        "",
+    )
+    keys = pd.Series(keys, index=index).replace("", np.nan)
     zh = [rules["size_labels"][k] for k in ("micro", "sme", "large")]
     en = [rules["size_labels_en"][k] for k in ("micro", "sme", "large")]
     tier = pd.Categorical(keys.map(rules["size_labels"]), categories=zh, ordered=True)
     tier_en = pd.Categorical(keys.map(rules["size_labels_en"]), categories=en, ordered=True)
     return (
-        pd.Series(tier, index=employees.index),
-        pd.Series(tier_en, index=employees.index),
+        pd.Series(tier, index=index),
+        pd.Series(tier_en, index=index),
+        pd.Series(basis, index=index, dtype="str").replace("", pd.NA),
     )
 
 
@@ -478,8 +505,14 @@ def apply_tags(
         A copy of ``customers`` with these columns added (replaced if present):
 
         ``size_tier``
-            Ordered categorical 微型 < 中小型 < 大型 (labels from the rules); missing without
-            ``employees``. ``size_tier_en`` is the English label (micro < SME < large).
+            Ordered categorical 微型 < 中小型 < 大型 (labels from the rules), from ``employees``;
+            where that is missing, from the headcount range cleaning read in 客户规模
+            (``employees_min``/``employees_max``: ``员工100-500人`` is 中小型, ``500人以上`` 大型,
+            ``50人以下`` 微型; a range across a threshold, ``20-200人``, has no tier); else from
+            a size word (:data:`SIZE_WORD_TIERS`: 大型, 中型, 中小型, 微型, 小微). Missing when
+            none says. ``size_tier_en`` is the English label (micro < SME < large) and
+            ``size_tier_basis`` what it was read from (``employees``, ``employees_range``,
+            ``word``).
         ``high_value``, ``potential``, ``churn_risk``
             Nullable booleans.
         ``high_value_reason``, ``potential_reason``, ``churn_risk_reason``
@@ -520,7 +553,7 @@ def apply_tags(
     '近12个月采购 ¥126,000 ≥ ¥100,000'
     """
     rules = merge_rules(rules)
-    as_of = _as_of(as_of)
+    as_of = as_of_day(as_of)
     require_columns(customers.columns, [customer_id_col], where="customers", table="customers")
     out = customers.copy()
     index = out.index
@@ -528,14 +561,13 @@ def apply_tags(
     months = int(rules["purchase_window_months"])
 
     # size tier
-    if employees_col in out.columns:
-        out["size_tier"], out["size_tier_en"] = _size_tier(out[employees_col], rules)
-    else:
-        out["size_tier"], out["size_tier_en"] = _size_tier(pd.Series(np.nan, index=index), rules)
+    out["size_tier"], out["size_tier_en"], out["size_tier_basis"] = _size_tier(
+        out, employees_col, rules
+    )
 
     # last contact: customers' own date and the latest follow-up, never after as_of
     contact = (
-        _day(out[last_contact_col])
+        local_days(out[last_contact_col])
         if last_contact_col in out.columns
         else pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
     )
@@ -548,7 +580,7 @@ def apply_tags(
             where="followups",
             table="followups",
         )
-        fday = _day(followups[followup_date_col])
+        fday = local_days(followups[followup_date_col])
         fkeep = fday.notna() & (fday <= as_of)
         fids = followups[customer_id_col][fkeep]
         fday = fday[fkeep]
@@ -622,8 +654,9 @@ def apply_tags(
         out["high_value_reason"] = no_orders
 
     # purchase growth and year-on-year drop
-    growing = (prev12 > 0) & (last12 > prev12 * (1 + rules["growth_min"]))
-    drop = 1 - last12 / prev12.where(prev12 > 0)
+    bought_before = is_positive_money(prev12)
+    growing = bought_before & (last12 > prev12 * (1 + rules["growth_min"]))
+    drop = 1 - last12 / prev12.where(bought_before)
     falling = drop >= rules["churn_drop"]
     prev_window = f"前{months}个月"
 
@@ -806,7 +839,7 @@ def overdue_list(
         ≥ 1) added, sorted by priority 高, 中, 低, missing, then by ``days_overdue`` descending.
         ``tagged`` is not modified.
     """
-    as_of = _as_of(as_of)
+    as_of = as_of_day(as_of)
     if due_col not in tagged.columns:
         raise SchemaError(
             f"缺少列 missing column {due_col!r}: run apply_tags() first to compute the due dates"

@@ -243,3 +243,18 @@ def test_reader_never_loses_a_row(tmp_path, rows, encoding):
     assert len(df) == len(frame)
     result = ak.clean_table(df)
     assert result.audit.balanced and result.audit.rows_in == len(frame)
+
+
+def test_a_column_map_per_table_maps_one_header_two_ways():
+    frame = pd.DataFrame({"Id": ["X1"], "Date": ["2024-01-02"], "Value": ["10"], "Step": ["Won"]})
+    maps = {
+        "Value": "amount",
+        "orders": {"Id": "order_id", "Date": "order_date"},
+        "stages": {"Id": "opportunity_id", "Date": "entered_at", "Step": "stage"},
+    }
+    orders = ak.read_table(frame, table="orders", column_map=maps)
+    stages = ak.read_table(frame, table="stages", column_map=maps)
+    assert {"order_id", "order_date", "amount"} <= set(orders.columns)
+    assert {"opportunity_id", "entered_at", "stage", "amount"} <= set(stages.columns)
+    with pytest.raises(ValueError, match="not a table"):
+        ak.read_table(frame, table="orders", column_map={"invoices": {"Id": "order_id"}})

@@ -251,7 +251,11 @@ def test_parse_stage_is_ordered():
         ("contact_method", "视频会议", "线上会议"),
         ("contact_method", "上门拜访", "面谈"),
         ("contact_method", "Email", "邮件"),
-        ("contact_method", "微信", None),
+        ("contact_method", "微信", "微信"),
+        ("contact_method", "企业微信", "微信"),
+        ("contact_method", "钉钉", "钉钉"),
+        ("contact_method", "QQ", "QQ"),
+        ("contact_method", "展会", None),
         ("company_size", "中型企业", "中型"),
         ("outcome", "赢单", "won"),
         ("outcome", "丢单", "lost"),
@@ -437,3 +441,116 @@ def test_parsers_are_vectorised_on_large_input():
     whole = p.parse_date(values)
     singles = pd.Series([one(p.parse_date, v) for v in values[:50]])
     assert whole[:50].reset_index(drop=True).equals(singles.astype("datetime64[ns]"))
+
+
+@pytest.mark.parametrize(
+    ("raw", "employees", "revenue"),
+    [
+        ("员工100-500人，年营收5000万-1亿", (100, 500), (5e7, 1e8)),
+        ("员工50-99人", (50, 99), (None, None)),
+        ("50人以下", (None, 50), (None, None)),
+        ("少于50人", (None, 50), (None, None)),
+        ("500人以上", (500, None), (None, None)),
+        ("超过1000人", (1000, None), (None, None)),
+        ("100-499人", (100, 499), (None, None)),
+        ("1,000-5,000人", (1000, 5000), (None, None)),
+        ("1000+", (1000, None), (None, None)),
+        ("20-50", (20, 50), (None, None)),
+        ("员工200人", (200, 200), (None, None)),
+        ("年营收1亿以上", (None, None), (1e8, None)),
+        ("营收约3000万", (None, None), (3e7, 3e7)),
+        ("营收1-5亿", (None, None), (1e8, 5e8)),
+        ("年营收3000万以下，员工30人", (30, 30), (None, 3e7)),
+    ],
+)
+def test_parse_company_size_ranges(raw, employees, revenue):
+    out = p.parse_company_size(pd.Series([raw])).iloc[0]
+    got = (out["employees_min"], out["employees_max"], out["annual_revenue_min"])
+    want = (*employees, revenue[0])
+    assert [None if pd.isna(v) else v for v in got] == list(want)
+    assert (None if pd.isna(out["annual_revenue_max"]) else out["annual_revenue_max"]) == revenue[1]
+    assert out["size_understood"]
+    assert out["company_size"] == raw  # the text is kept as written
+
+
+@pytest.mark.parametrize(
+    ("raw", "word"),
+    [
+        ("大型企业", "大型"),
+        ("中小企业", "中小型"),
+        ("小微", "小微"),
+        ("个体户", "个人"),
+        ("中型", "中型"),
+    ],
+)
+def test_parse_company_size_words(raw, word):
+    out = p.parse_company_size(pd.Series([raw])).iloc[0]
+    assert out["company_size"] == word and out["size_understood"]
+    assert out[["employees_min", "employees_max"]].isna().all()
+
+
+def test_parse_company_size_keeps_what_it_cannot_read():
+    out = p.parse_company_size(pd.Series(["看情况", None, "很大"]))
+    assert out["size_understood"].tolist() == [False, False, False]
+    assert out["company_size"].tolist()[0] == "看情况" and pd.isna(out["company_size"][1])
+
+
+@given(st.text(max_size=30))
+def test_parse_company_size_never_raises_and_keeps_bounds_ordered(text):
+    out = p.parse_company_size(pd.Series([text]))
+    row = out.iloc[0]
+    for lo, hi in (
+        ("employees_min", "employees_max"),
+        ("annual_revenue_min", "annual_revenue_max"),
+    ):
+        if pd.notna(row[lo]) and pd.notna(row[hi]):
+            assert row[lo] <= row[hi]
+    assert row["size_understood"] == row.drop(
+        ["company_size", "size_understood"]
+    ).notna().any() or (row["company_size"] in p.CHOICE_VARIANTS["company_size"].values())
+
+
+def test_parse_company_size_refuses_a_range_written_backwards():
+    out = p.parse_company_size(pd.Series(["员工500-100人", "营收5亿-1亿"])).iloc[:, 1:5]
+    assert out.isna().all().all()
+
+
+@pytest.mark.parametrize(
+    ("raw", "stage"),
+    [
+        ("Prospecting", "初次接洽"),
+        ("Qualification", "需求确认"),
+        ("Needs Analysis", "需求确认"),
+        ("Engaging", "需求确认"),
+        ("Proposal/Price Quote", "方案提交"),
+        ("Negotiation/Review", "商务谈判"),
+        ("Closed Won", "成交"),
+        ("Won", "成交"),
+        ("Closed Lost", None),
+        ("Lost", None),
+        ("Closed", None),  # won or lost? not guessed
+    ],
+)
+def test_english_crm_stages(raw, stage):
+    got = p.parse_stage(pd.Series([raw])).iloc[0]
+    assert pd.isna(got) if stage is None else got == stage
+
+
+def test_stage_outcome_reads_lost_stages_only():
+    got = p.stage_outcome(pd.Series(["Closed Lost", "Lost", "输单", "Won", "成交", None]))
+    assert got.tolist()[:3] == ["lost", "lost", "lost"]
+    assert got[3:].isna().all()
+
+
+def test_parse_date_ignores_a_weekday_written_after_the_date():
+    # A pharmacy export writes every date as `2018-01-01 星期五` (and the weekday is wrong).
+    got = p.parse_date(
+        pd.Series(["2018-01-01 星期五", "2024/6/30 17:42 周日", "2024-06-30（周日）"])
+    )
+    assert got.tolist() == [
+        pd.Timestamp("2018-01-01"),
+        pd.Timestamp("2024-06-30 17:42"),
+        pd.Timestamp("2024-06-30"),
+    ]
+    # the date still decides: an impossible date is not rescued by its weekday
+    assert p.parse_date(pd.Series(["2018-02-29 星期一", "2024-06-30 星期八"])).isna().all()

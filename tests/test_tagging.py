@@ -1,10 +1,14 @@
 """tagging: every rule and boundary on hand-made frames, rules as data, filters as data."""
 
+import duckdb
 import pandas as pd
+import polars as pl
 import pytest
 
 import analysis_kit as ak
+from analysis_kit._frames import as_pandas
 from analysis_kit.datasets import make_tables
+from analysis_kit.errors import ParameterError
 from analysis_kit.tagging import (
     DEFAULT_RULES,
     FilterError,
@@ -13,6 +17,7 @@ from analysis_kit.tagging import (
     filter_customers,
     merge_rules,
     overdue_list,
+    purchase_stats,
 )
 
 AS_OF = "2024-06-30"
@@ -71,6 +76,50 @@ def test_size_tier_boundaries():
     assert out["size_tier_en"].astype("object").tolist()[:4] == ["large", "SME", "SME", "micro"]
     assert out["size_tier"].cat.ordered
     assert list(out["size_tier"].cat.categories) == ["微型", "中小型", "大型"]
+
+
+def test_size_tier_from_the_company_size_as_written():
+    raw = pd.DataFrame(
+        {
+            "客户名称": [f"客户{i}" for i in range(9)],
+            "客户规模": [
+                "员工100-500人，年营收5000万-1亿",  # the template's own example
+                "50人以下",
+                "500人以上",
+                "1000+",
+                "20-200人",  # across a threshold: no tier
+                "大型企业",
+                "小型",  # names no tier of the rule
+                "看情况",
+                "员工30人",
+            ],
+            "员工人数": [None, None, None, None, None, None, None, None, "800"],
+        }
+    )
+    customers = ak.clean_table(raw, table="customers").clean
+    out = apply_tags(customers, as_of=AS_OF)
+    assert out["size_tier"].astype("object").where(out["size_tier"].notna(), None).tolist() == [
+        "中小型",
+        "微型",
+        "大型",
+        "大型",
+        None,
+        "大型",
+        None,
+        None,
+        "大型",  # the headcount column wins over the size text
+    ]
+    assert out["size_tier_basis"].astype("object").fillna("none").tolist() == [
+        "employees_range",
+        "employees_range",
+        "employees_range",
+        "employees_range",
+        "none",
+        "word",
+        "none",
+        "none",
+        "employees",
+    ]
 
 
 def test_size_tier_thresholds_and_labels_overridable():
@@ -351,6 +400,84 @@ def test_overdue_list_sorted_by_priority_then_days():
     assert overdue_list(tagged, as_of="2024-01-01").empty
     with pytest.raises(ak.SchemaError, match="apply_tags"):
         overdue_list(c, as_of=AS_OF)
+
+
+# --- the as-of day and money in cents --------------------------------------------------------------
+
+
+def _late_day_orders():
+    """C1 buys on June 1 and at 09:15 on June 30, C2 at 23:59 on June 30; C2's order at midnight
+    on July 1 is after the as-of day."""
+    return _orders(
+        [
+            ("C1", "A1", "2024-06-01 00:00", 100.0),
+            ("C1", "A2", "2024-06-30 09:15", 20.0),
+            ("C2", "B1", "2024-06-30 23:59", 5.0),
+            ("C2", "B2", "2024-07-01 00:00", 1000.0),
+        ]
+    )
+
+
+def test_every_order_on_the_as_of_day_counts():
+    stats = purchase_stats(_late_day_orders(), as_of=AS_OF).set_index("customer_id")
+    assert stats["purchases"].to_dict() == {"C1": 2, "C2": 1}
+    assert stats["net_last_window"].to_dict() == {"C1": 120.0, "C2": 5.0}
+    out = apply_tags(_customers(2), orders=_late_day_orders(), as_of=AS_OF)
+    assert out["repeat_purchases"].tolist() == [1, 0]
+
+
+# A zoned as-of is read on its own wall clock: 23:00 in New York on June 30 is June 30 (July 1 in
+# UTC) and 02:00 in Shanghai on July 1 is July 1 (June 30 in UTC).
+ZONED_AS_OF = [("2024-06-30T23:00-05:00", "2024-06-30"), ("2024-07-01T02:00+08:00", "2024-07-01")]
+
+
+@pytest.mark.parametrize(("as_of", "day"), ZONED_AS_OF)
+def test_zoned_as_of_is_its_local_day(as_of, day):
+    orders = _late_day_orders()
+    got = purchase_stats(orders, as_of=as_of)
+    pd.testing.assert_frame_equal(got, purchase_stats(orders, as_of=day))
+    assert got["purchases"].tolist() == ([2, 1] if day == "2024-06-30" else [2, 2])
+    c = _customers(2, priority=["高", "低"], last_contact_date=pd.to_datetime(["2024-06-01"] * 2))
+    tagged = apply_tags(c, orders=orders, as_of=as_of)
+    pd.testing.assert_frame_equal(tagged, apply_tags(c, orders=orders, as_of=day))
+    late = overdue_list(tagged, as_of=as_of)
+    pd.testing.assert_frame_equal(late, overdue_list(tagged, as_of=day))
+
+
+def test_bad_as_of_names_the_parameter_and_the_value():
+    message = r"as_of must be a date .*got '2024-06-31'"
+    with pytest.raises(ParameterError, match=message):
+        purchase_stats(_late_day_orders(), as_of="2024-06-31")
+    with pytest.raises(ParameterError, match=message):
+        apply_tags(_customers(1), as_of="2024-06-31")
+    tagged = apply_tags(_customers(1), as_of=AS_OF)
+    with pytest.raises(ParameterError, match=message):
+        overdue_list(tagged, as_of="2024-06-31")
+
+
+@pytest.mark.parametrize("convert", ["pandas", "polars", "duckdb"])
+def test_an_order_refunded_to_float_noise_is_no_purchase(convert):
+    # A1 nets to 1.10 + 2.20 - 3.30 = +4.4e-16, fully refunded: no purchase. In the window before
+    # (2022-07 to 2023-06) C2's A2 nets to the same noise: no base for a year-on-year drop.
+    assert 1.10 + 2.20 - 3.30 > 0
+    orders = _orders(
+        [
+            ("C1", "A1", "2024-03-01 09:00", 1.10),
+            ("C1", "A1", "2024-03-01 10:00", 2.20),
+            ("C1", "A1", "2024-03-02 09:00", -3.30),
+            ("C1", "A3", "2024-04-01 00:00", 50.0),
+            ("C2", "A2", "2023-03-01 09:00", 2.20),
+            ("C2", "A2", "2023-03-01 10:00", 1.10),
+            ("C2", "A2", "2023-03-02 09:00", -3.30),
+        ]
+    )
+    native = {"pandas": lambda df: df, "polars": pl.from_pandas, "duckdb": duckdb.from_df}
+    stats = as_pandas(purchase_stats(native[convert](orders), as_of=AS_OF))
+    assert stats.set_index("customer_id")["purchases"].to_dict() == {"C1": 1, "C2": 0}
+    c = _customers(2, last_contact_date=pd.to_datetime([AS_OF] * 2))
+    out = apply_tags(c, orders=orders, as_of=AS_OF)
+    assert out["repeat_purchases"].tolist() == [0, 0]
+    assert out["churn_risk"].tolist() == [False, False]
 
 
 # --- missing inputs, immutability ------------------------------------------------------------------

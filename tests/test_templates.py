@@ -106,7 +106,7 @@ def test_instructions_cover_every_field(zh_book):
     ]
     assert [(r[0], r[1], r[2], r[4], r[5]) for r in rows[1:]] == expected
     required = {(r[0], r[2]): r[3] for r in rows[1:]}
-    assert required[("客户信息表", "customer_name")] == "是"
+    assert required[("客户信息表", "customer_name")].startswith("至少填一项")
     assert required[("客户信息表", "industry")] == "否"
     assert required[("成交明细", "amount")] == "是"
     assert required[("跟进记录", "customer_name")].startswith("至少填一项")
