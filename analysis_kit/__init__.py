@@ -13,7 +13,8 @@ are changed.
 
 from .cleaning import Audit, CleanResult, clean_table, stable_customer_id
 from .columns import CHOICES, STAGES, TABLES
-from .errors import AnalysisKitError, ReadError, SchemaError
+from .errors import AnalysisKitError, ParameterError, ReadError, SchemaError
+from .inspection import Inspection, inspect_export
 from .io import read_table, read_workbook
 
 __all__ = [
@@ -23,9 +24,12 @@ __all__ = [
     "AnalysisKitError",
     "Audit",
     "CleanResult",
+    "Inspection",
+    "ParameterError",
     "ReadError",
     "SchemaError",
     "clean_table",
+    "inspect_export",
     "read_table",
     "read_workbook",
     "stable_customer_id",

@@ -1,4 +1,7 @@
-"""The ``analysis-kit`` command: ``report`` runs the notebooks, ``template`` writes a template.
+"""The ``analysis-kit`` command: ``report``, ``template`` and ``inspect``.
+
+``report`` runs the notebooks, ``template`` writes a collection template, ``inspect`` takes a
+first look at an export (header mapping, unreadable values, a ``column_map`` to paste).
 
 Exit codes a scheduler can use: 0 done, 1 a notebook or input failed, 2 bad command line.
 """
@@ -10,6 +13,7 @@ import json
 import sys
 from collections.abc import Sequence
 
+from .columns import TABLES
 from .errors import AnalysisKitError
 
 __all__ = ["main"]
@@ -21,6 +25,16 @@ def _value(text: str) -> object:
         return json.loads(text)
     except json.JSONDecodeError:
         return text
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text!r}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -63,7 +77,55 @@ def _parser() -> argparse.ArgumentParser:
     template.add_argument(
         "--tables", default=None, help="comma-separated tables (default: the five templates)"
     )
+
+    inspect = sub.add_parser(
+        "inspect",
+        help="a first look at an export: header mapping, unreadable values, a column_map",
+        description="Show which headers map to which field, which do not (with suggestions), "
+        "the values the kit cannot read, and a column_map and choices to paste. Nothing is "
+        "cleaned or changed; personal data is masked.",
+    )
+    inspect.add_argument("path", help="the CSV, Excel or Parquet file")
+    inspect.add_argument(
+        "--table", default=None, choices=sorted(TABLES), help="the table (default: inferred)"
+    )
+    inspect.add_argument(
+        "--sheet", default=None, help="Excel sheet (default: the first data sheet)"
+    )
+    inspect.add_argument("--encoding", default=None, help="CSV encoding (default: detected)")
+    inspect.add_argument("--lang", default="zh", choices=["zh", "en"])
+    inspect.add_argument("--json", action="store_true", help="print JSON instead of text")
+    inspect.add_argument(
+        "--top", type=_positive, default=10, help="values listed per field (default: 10)"
+    )
+    inspect.add_argument(
+        "-m",
+        "--map",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("HEADER", "FIELD"),
+        help="map a header to a canonical field (repeatable), as column_map does",
+    )
     return parser
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from .inspection import inspect_export
+
+    found = inspect_export(
+        args.path,
+        table=args.table,
+        sheet_name=args.sheet,
+        encoding=args.encoding,
+        column_map=dict(args.map),
+        top=args.top,
+    )
+    if args.json:
+        print(json.dumps(found.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(found.to_text(lang=args.lang), end="")
+    return 0
 
 
 def _load_params(path: str | None) -> dict[str, object]:
@@ -86,6 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = _parser().parse_args(argv)
     try:
+        if args.command == "inspect":
+            return _inspect(args)
         if args.command == "template":
             from .templates import DEFAULT_TEMPLATE_TABLES, write_template
 
