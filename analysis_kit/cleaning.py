@@ -295,6 +295,7 @@ def clean_table(
     unlisted: str = "keep",
     drop_identical: bool = False,
     match_options: Mapping[str, object] | None = None,
+    date_format: str | Mapping[str, str] | None = None,
 ) -> CleanResult:
     """Clean one template table and account for every row and every cell it could not read.
 
@@ -332,6 +333,10 @@ def clean_table(
         exported twice and are always dropped. Identical lines without any id (two equal
         purchases on one day) are kept and flagged ``possible_double_export``; True drops them
         as duplicates too.
+    date_format : str or mapping, optional
+        The ``strftime`` format of the file's dates when it writes them in an order the kit will
+        not guess (``"%m/%d/%Y %H:%M"`` for ``12/1/2010 8:26``), for every date column or per
+        column (``{"order_date": "%d/%m/%Y"}``); see :func:`analysis_kit.parsing.parse_date`.
     match_options : mapping, optional
         Customers only: options of :func:`analysis_kit.matching.customer_groups`, which decides
         which rows are one company (``threshold``, ``review_threshold``, ``strip_regions``,
@@ -415,7 +420,8 @@ def clean_table(
         if f is None:
             parsed[col] = _spread(text, codes, raw.index)
             continue
-        values, extra = _parse_field(text, f, allowed, units)
+        fmt = date_format.get(col) if isinstance(date_format, Mapping) else date_format
+        values, extra = _parse_field(text, f, allowed, units, fmt)
         if f.kind == "stage" and table == "stages":
             extra["_lost"] = parsing.stage_outcome(text)
         failed = values.isna()
@@ -458,7 +464,7 @@ def clean_table(
             parsed.insert(1, CUSTOMER_ID, derived)
     lost_rows = parsed.loc[parsed["_lost"].notna(), SOURCE_ROW] if "_lost" in parsed else None
     blank_amount = parsing.normalize_text(raw[AMOUNT]).isna() if AMOUNT in raw.columns else None
-    derived_counts = _derive(parsed, table, blank_amount)
+    derived = _derive(parsed, table, blank_amount)
 
     # 3a. identical lines: equal normalised text in every column (hash, then confirmed). With an
     # id they are one line exported twice; without one they may be two equal purchases.
@@ -499,6 +505,8 @@ def clean_table(
     found = _drop_echoes([i for i in issues if len(i)])
     issues = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=ISSUE_COLUMNS)
     issues = _with_raw_values(issues, raw)
+    if AMOUNT in derived:  # an amount made from a cell that is then emptied cannot stand
+        issues = pd.concat([issues, _unfounded(issues, raw, derived[AMOUNT])], ignore_index=True)
     issues["action"] = _actions(issues, spec)
 
     # 5. split: a row with a row-level issue leaves; a cell-level issue empties its cell
@@ -554,7 +562,11 @@ def clean_table(
         merge_conflicts=conflicts,
         cells=_cell_counts(issues[issues["source_row"].isin(in_play)]),
         flagged=int(flagged.sum()),
-        derived=derived_counts,
+        derived={
+            col: n
+            for col, rows in derived.items()
+            if (n := int((rows & fate.isin(["kept", "merged"])).sum()))
+        },
     )
     clean = good.reset_index(drop=True)
     clean = clean[
@@ -629,21 +641,30 @@ def _cell_counts(issues: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _derive(parsed: pd.DataFrame, table: str, blank_amount: pd.Series | None) -> dict[str, int]:
-    """Fill what the table's own columns imply; return how many cells each derivation filled.
+def _unfounded(issues: pd.DataFrame, raw: pd.DataFrame, derived: pd.Series) -> pd.DataFrame:
+    """Issues for amounts derived from a quantity or unit price that validation rejects."""
+    inputs = issues[issues["column"].isin(["quantity", "unit_price"])]
+    rows = raw.loc[derived.to_numpy() & raw[SOURCE_ROW].isin(inputs["source_row"]), SOURCE_ROW]
+    return _issue_frame(rows, AMOUNT, "", "unfounded_amount")
 
-    Orders: a blank (not an unreadable) amount is ``quantity`` × ``unit_price`` (rounded to
-    fen). Stages: a stage cell that records a loss sets a missing ``outcome`` to ``lost``.
+
+def _derive(
+    parsed: pd.DataFrame, table: str, blank_amount: pd.Series | None
+) -> dict[str, pd.Series]:
+    """Fill what the table's own columns imply; return, per column, the rows filled.
+
+    Orders: a blank (not an unreadable) amount is ``quantity`` × ``unit_price``. Stages: a stage
+    cell that records a loss sets a missing ``outcome`` to ``lost``.
     """
-    counts: dict[str, int] = {}
+    filled: dict[str, pd.Series] = {}
     if table == "orders" and {"quantity", "unit_price"} <= set(parsed.columns):
-        product = (parsed["quantity"] * parsed["unit_price"]).round(2)
+        product = (parsed["quantity"] * parsed["unit_price"]).round(6)
         if AMOUNT not in parsed.columns:
             parsed[AMOUNT] = np.nan
             blank_amount = pd.Series(True, index=parsed.index)
         fill = blank_amount & product.notna()
         parsed[AMOUNT] = parsed[AMOUNT].where(~fill, product)
-        counts[AMOUNT] = int(fill.sum())
+        filled[AMOUNT] = fill
     lost = parsed.pop("_lost") if "_lost" in parsed.columns else None
     if lost is not None:
         outcome = parsed["outcome"] if "outcome" in parsed.columns else None
@@ -651,8 +672,8 @@ def _derive(parsed: pd.DataFrame, table: str, blank_amount: pd.Series | None) ->
         if outcome is None:
             parsed["outcome"] = pd.Series(pd.NA, index=parsed.index, dtype="str")
         parsed["outcome"] = parsed["outcome"].where(~fill, "lost")
-        counts["outcome"] = int(fill.sum())
-    return {k: v for k, v in counts.items() if v}
+        filled["outcome"] = fill
+    return filled
 
 
 def _distinct(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
@@ -750,7 +771,11 @@ _MAIN_COLUMN = {
 
 
 def _parse_field(
-    text: pd.Series, f, allowed: Mapping[str, tuple[str, ...]], units: Mapping[str, float]
+    text: pd.Series,
+    f,
+    allowed: Mapping[str, tuple[str, ...]],
+    units: Mapping[str, float],
+    date_format: str | None = None,
 ) -> tuple[pd.Series, dict[str, pd.Series]]:
     """Parse one field; return its clean values and any derived columns."""
     parser = _PARSERS.get(f.kind)
@@ -764,6 +789,7 @@ def _parse_field(
         "score": {"low": None},  # the range is the schema's to report, as out_of_range
         "choice": {"field": f.name, "allowed": allowed.get(f.name)},
         "stage": {"stages": tuple(allowed.get("stage", CHOICES["stage"]))},
+        "date": {"format": date_format},
     }.get(f.kind, {})
     out = parser(text, **kwargs)
     if isinstance(out, pd.Series):

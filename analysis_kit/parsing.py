@@ -121,7 +121,7 @@ _SERIAL_RE = r"^\d{5}(?:\.\d+)?$"
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 
 
-def parse_date(values: pd.Series) -> pd.Series:
+def parse_date(values: pd.Series, *, format: str | None = None) -> pd.Series:
     """Parse dates written the ways Chinese templates write them.
 
     Accepted: ``2024-03-15``, ``2024/3/15``, ``2024.3.15``, ``2024年3月15日``, ``20240315``, each
@@ -135,6 +135,10 @@ def parse_date(values: pd.Series) -> pd.Series:
     ----------
     values : Series
         Text, numbers or datetimes.
+    format : str, optional
+        A ``strftime`` format the file is known to use, e.g. ``"%m/%d/%Y %H:%M"`` for an export
+        writing ``12/1/2010 8:26``: the user says what the order is, so nothing is guessed.
+        Values that do not match it are read as above.
 
     Returns
     -------
@@ -175,6 +179,9 @@ Timestamp('2024-03-15 00:00:00'), NaT]
     serial = serial.where((serial >= 20000) & (serial < 80000))
     from_serial = _EXCEL_EPOCH + pd.to_timedelta(serial.round(6), unit="D")
     out = stamp.fillna(from_serial)
+    if format is not None:
+        declared = pd.to_datetime(text, format=format, errors="coerce")
+        out = declared.astype("datetime64[ns]").fillna(out)
     return out.astype("datetime64[ns]").rename(values.name)
 
 
@@ -198,6 +205,12 @@ def _scaled(number: pd.Series, unit: pd.Series, default: float) -> pd.Series:
     return pd.to_numeric(number, errors="coerce") * factor
 
 
+#: Decimals kept when parsing money: enough for a unit price of 0.001, few enough to drop the float
+#: noise of unit arithmetic (``1.28万`` is 12800.000000000002 before rounding). Values are never
+#: rounded to cents; comparisons are (see ``analysis_kit._validate``).
+_NOISE = 6
+
+
 def parse_amount(values: pd.Series, *, unit: float = 1.0) -> pd.Series:
     """Parse money amounts into yuan (元).
 
@@ -216,7 +229,7 @@ def parse_amount(values: pd.Series, *, unit: float = 1.0) -> pd.Series:
     Returns
     -------
     Series
-        ``float64`` yuan rounded to fen (0.01), NaN where unreadable.
+        ``float64`` yuan as written (a price of ``0.001`` stays 0.001), NaN where unreadable.
 
     Examples
     --------
@@ -225,11 +238,11 @@ def parse_amount(values: pd.Series, *, unit: float = 1.0) -> pd.Series:
     """
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values):
         number = values.astype("float64")
-        return (number.where(np.isfinite(number)) * unit).round(2).rename(values.name)
+        return (number.where(np.isfinite(number)) * unit).round(_NOISE).rename(values.name)
     parts = _clean_money_text(values).str.extract(rf"^(?P<sign>[+-]?)(?P<n>{_NUM})(?P<u>{_UNIT})?$")
     amount = _scaled(parts["n"], parts["u"], unit)
     amount = amount.where(parts["sign"] != "-", -amount)
-    return amount.round(2).astype("float64").rename(values.name)
+    return amount.round(_NOISE).astype("float64").rename(values.name)
 
 
 def parse_number(values: pd.Series) -> pd.Series:

@@ -30,6 +30,8 @@ MESSAGES: dict[str, str] = {
     "budget_min_gt_max": "预算下限高于上限 budget low end above high end",
     "paid_exceeds_amount": "回款超过成交金额 paid amount exceeds the order amount",
     "no_customer": "缺少客户编号和名称 neither customer id nor name",
+    "unfounded_amount": "金额由无法使用的数量或单价推算 amount derived from an unusable quantity or "
+    "unit price",
     "unlisted_value": "不在选项列表中，按原文保留 value outside the list, kept as written",
     "possible_double_export": "疑似重复导出：与另一行完全相同且无编号，已保留 identical to another line "
     "and without an id, kept",

@@ -500,3 +500,50 @@ def test_customers_written_like_the_template_example_are_kept():
     assert clean["employees_min"].tolist()[:2] == [100, 50]
     assert clean["employees_max"].tolist()[:3] == [500, 99, 50]
     assert clean["annual_revenue_max"][0] == 1e8
+
+
+def test_a_retail_export_with_month_first_dates_reads_with_its_declared_format():
+    # UCI Online Retail writes `12/1/2010 8:26`: day or month first? The user says which.
+    orders = pd.DataFrame(
+        {
+            "InvoiceNo": ["536365", "536366", "536367"],
+            "Quantity": ["6", "6", "12"],
+            "InvoiceDate": ["12/1/2010 8:26", "12/13/2010 9:01", "2010-12-14 10:00"],
+            "UnitPrice": ["2.55", "1.85", "0.001"],
+            "CustomerID": ["17850", "17850", "13047"],
+        }
+    )
+    refused = ak.clean_table(orders, table="orders")
+    assert refused.quarantine["order_date"].tolist() == ["12/1/2010 8:26", "12/13/2010 9:01"]
+    read = ak.clean_table(orders, table="orders", date_format="%m/%d/%Y %H:%M")
+    assert read.audit.quarantined == 0
+    assert read.clean["order_date"].tolist() == [
+        pd.Timestamp("2010-12-01 08:26"),
+        pd.Timestamp("2010-12-13 09:01"),
+        pd.Timestamp("2010-12-14 10:00"),
+    ]
+    per_column = ak.clean_table(
+        orders, table="orders", date_format={"order_date": "%m/%d/%Y %H:%M"}
+    )
+    assert per_column.audit.quarantined == 0
+    # a price below a cent is kept as written, and so is the amount made from it
+    assert read.clean["unit_price"].tolist()[2] == 0.001
+    assert read.clean["amount"].tolist() == [15.3, 11.1, 0.012]
+
+
+def test_an_amount_derived_from_a_rejected_price_is_not_kept():
+    orders = pd.DataFrame(
+        {
+            "InvoiceNo": ["A563185", "536365", "536365"],
+            "Description": ["Adjust bad debt", "LANTERN", "LANTERN"],
+            "Quantity": ["1", "2", "2"],
+            "InvoiceDate": ["2011-08-12 14:50"] * 3,
+            "UnitPrice": ["-11062.06", "3.39", "3.39"],
+        }
+    )
+    result = ak.clean_table(orders, table="orders")
+    assert result.quarantine["reason"].tolist() == ["unfounded_amount"]
+    assert result.audit.dropped_duplicates == 1  # the same line of one invoice, twice
+    # the derived count is of lines in the analysis: not the quarantined, not the duplicate
+    assert result.audit.derived == {"amount": 1}
+    assert result.clean["amount"].tolist() == [6.78]
