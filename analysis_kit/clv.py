@@ -1076,10 +1076,12 @@ def calibration_holdout(
 ) -> pd.DataFrame:
     """Split an orders table into a calibration summary and the purchases of a later holdout.
 
-    The calibration part is exactly ``rfm_summary(orders, convention="lifetimes", freq=freq,
-    as_of=calibration_end)``: customers whose first purchase falls in or before the calibration
-    period. The holdout is the periods after the calibration period up to and including the
-    period of ``holdout_end``. A holdout purchase period is counted as in the calibration: lines
+    As lifetimes' ``calibration_and_holdout_data``, lines are first cut by their day: the
+    calibration part is ``rfm_summary(lines up to calibration_end, convention="lifetimes",
+    freq=freq, as_of=calibration_end)`` (customers whose first purchase is on or before
+    ``calibration_end``); the holdout is the lines after ``calibration_end`` up to and including
+    ``holdout_end``, put into periods (a purchase later in the week of ``calibration_end`` is a
+    holdout purchase, not a calibration one). A holdout purchase period is counted as in the calibration: lines
     are netted per period, every period with a line is a purchase (0.00 lines included, as in
     lifetimes), and a period with a refund line only when its net amount is positive in cents
     (so refunds reduce that period's value and a fully refunded period is no purchase). Dates
@@ -1143,8 +1145,11 @@ def calibration_holdout(
             f"holdout_end must fall in a later {freq} period than calibration_end; got "
             f"calibration_end={calibration_end!r}, holdout_end={holdout_end!r}"
         )
+    # As lifetimes' calibration_and_holdout_data: lines are cut by their day first (a purchase
+    # after calibration_end in the same week belongs to the holdout), then put into periods.
+    days = local_days(orders[date_col])
     calibration = rfm_summary(
-        orders,
+        orders[(days <= cal_day).to_numpy()],
         customer_col=customer_col,
         date_col=date_col,
         amount_col=amount_col,
@@ -1156,9 +1161,10 @@ def calibration_holdout(
         columns={c: f"{c}_cal" for c in (FREQUENCY, RECENCY, T, MONETARY_VALUE)}
     )
     lines = orders[[customer_col, date_col, amount_col]]
-    lines = lines[lines[customer_col].notna() & lines[date_col].notna()]
-    periods = _period_numbers(local_days(lines[date_col]), freq)
-    in_holdout = (periods > cal_period) & (periods <= hold_period)
+    keep = (lines[customer_col].notna() & lines[date_col].notna()).to_numpy()
+    lines, days = lines[keep], days[keep]
+    periods = _period_numbers(days, freq)
+    in_holdout = ((days > cal_day) & (days <= hold_day)).to_numpy()
     amounts = pd.to_numeric(lines[amount_col]).fillna(0.0).to_numpy()[in_holdout]
     held = pd.DataFrame(
         {

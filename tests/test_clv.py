@@ -768,3 +768,22 @@ def test_clv_charts_draw_on_the_given_axes(cdnow_bgnbd, cdnow_gg, cdnow, lang):
     plt.close(fig)
     with pytest.raises(ValueError, match="lang must be one of"):
         plotting.clv_distribution(clv, lang="fr")
+
+
+def test_calibration_holdout_cuts_lines_by_day_before_weeks():
+    # 2024-01-03 is a Wednesday: the Friday purchase of that week is after calibration_end, so
+    # it is a holdout purchase (as in lifetimes' calibration_and_holdout_data), not calibration.
+    orders = pd.DataFrame(
+        {
+            "customer_id": ["A", "A", "A"],
+            "order_date": pd.to_datetime(["2024-01-01", "2024-01-05", "2024-01-10"]),
+            "amount": [10.0, 20.0, 30.0],
+        }
+    )
+    split = calibration_holdout(
+        orders, calibration_end="2024-01-03", holdout_end="2024-01-31", freq="W"
+    )
+    row = split.iloc[0]
+    assert (row["frequency_cal"], row["recency_cal"], row["T_cal"]) == (0.0, 0.0, 0.0)
+    assert row["frequency_holdout"] == 2  # the week of Jan 5 and the week of Jan 10
+    assert row["monetary_value_holdout"] == 25.0
