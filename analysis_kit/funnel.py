@@ -14,6 +14,12 @@ Stage history (商机阶段记录: one row per opportunity and stage entered):
 - :func:`pipeline_kpis` – win rate, average deal, cycle time, sales velocity, weighted pipeline.
 - :func:`weighted_pipeline` – open amount × stage probability, per stage.
 - :func:`deal_cohorts` – deals by creation month: created, won, lost, open, win rate.
+- :func:`deals_to_history` – a stage history from a one-row-per-opportunity CRM table (stage,
+  created and close dates), inferring nothing the table does not say.
+
+A row without a stage but with an outcome (a recorded loss: ``Closed Lost``, ``输单``) is not a
+step: the deal functions count it for the outcome and the close date, the funnels ignore it (see
+:func:`deal_summary`).
 - :func:`channel_roi` – leads, opportunities, won deals, revenue, cost and ROI per channel
   (展会 / 线上推广 / 转介绍 …).
 
@@ -46,7 +52,7 @@ import pandas as pd
 from ._frames import as_pandas
 from ._validate import as_of_day, as_of_end
 from .columns import AMOUNT, CUSTOMER_ID, ORDER_DATE, OWNER, STAGE, STAGES, require_columns
-from .parsing import parse_stage
+from .parsing import parse_stage, stage_outcome
 from .rfm import _day_number
 
 __all__ = [
@@ -58,6 +64,7 @@ __all__ = [
     "channel_roi",
     "deal_cohorts",
     "deal_summary",
+    "deals_to_history",
     "event_funnel",
     "event_funnel_units",
     "pipeline_kpis",
@@ -168,6 +175,7 @@ _T0 = "__fn_anchor"
 _S0 = "__fn_start"
 _DEPTH = "__fn_depth"
 _BEST = "__fn_best"
+_OUTROW = "__fn_outcome_row"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -281,11 +289,15 @@ def _stage_rows(
     as_of: Any,
     extra: Iterable[str] = (),
     optional: Iterable[str] = (),
+    outcome_col: str | None = None,
 ) -> tuple[list[str], pd.DataFrame, pd.Timestamp | None]:
     """Validate and normalise a stage table: id, step number, time and extra columns.
 
-    Returns the step labels, the rows (sorted by id, time, step; rows without id, stage or time,
-    and rows after ``as_of``, dropped) and the as-of day (midnight), if any.
+    Returns the step labels, the rows (sorted by id, time, outcome rows after step rows, step;
+    rows without id, stage or time, and rows after ``as_of``, dropped) and the as-of day
+    (midnight), if any. With ``outcome_col`` (when the table has it), a row without a stage but
+    with an outcome is kept as an *outcome row* (``_STEP`` -1, ``_OUTROW`` True): it records how
+    the deal ended and when, not a step.
     """
     frame = as_pandas(history)
     extra = list(dict.fromkeys(extra))
@@ -300,7 +312,12 @@ def _stage_rows(
     )
     for col in carry:
         data[col] = frame[col]
-    keep = data[_ID].notna() & data[_STEP].notna()
+    data[_OUTROW] = False
+    if outcome_col is not None and outcome_col in frame.columns:
+        recorded = frame[outcome_col].astype("string").str.strip()
+        recorded = (recorded.notna() & (recorded != "")).fillna(False).astype(bool)
+        data[_OUTROW] = data[_STEP].isna() & recorded
+    keep = data[_ID].notna() & (data[_STEP].notna() | data[_OUTROW])
     day = None
     if time_col:
         data[_T] = _datetimes(frame[time_col], time_col, where=where)
@@ -310,8 +327,8 @@ def _stage_rows(
             # the as-of day is a calendar day: zoned times are cut on their own wall clock
             keep &= _wall_clock(frame[time_col]) < day + pd.Timedelta(days=1)
     data = data[keep].copy()
-    data[_STEP] = data[_STEP].astype("int64")
-    order = [_ID, _T, _STEP] if time_col else [_ID, _STEP]
+    data[_STEP] = data[_STEP].fillna(-1).astype("int64")
+    order = [_ID, _T, _OUTROW, _STEP] if time_col else [_ID, _OUTROW, _STEP]
     data = data.sort_values(order, kind="stable").reset_index(drop=True)
     return steps, data, day
 
@@ -469,7 +486,9 @@ def stage_funnel(
     **Reaching a later stage implies every earlier one.** An opportunity whose history goes from
     ①初次接洽 straight to ③方案提交 counts as having reached ② too: a skipped stage was passed,
     just not recorded. So every unit counts at each step up to its furthest stage, and the
-    counts never grow from one step to the next.
+    counts never grow from one step to the next. Rows without a stage (an outcome row such as a
+    recorded loss, see :func:`deal_summary`) are not steps and are ignored, so a deal known only
+    from such rows is in no step.
 
     **Without a history** (``time_col=None``), each row gives a unit's *current* stage (the
     customers table's 当前阶段 with ``id_col="customer_id"``): a customer at ④商务谈判 has reached
@@ -751,11 +770,29 @@ def deal_summary(
     """Summarise a stage history into one row per opportunity.
 
     **Outcome.** The latest recorded value of ``outcome_col`` (won / lost / open, or a word of
-    :data:`OUTCOME_WORDS` such as 赢单 / 输单 / 进行中). Where it is missing, or the column is
-    absent, a deal that reached ``won_stage`` (or later) is won and any other deal is open: a lost
-    deal cannot be recognised without the outcome. With ``as_of``, rows after that day are
-    ignored, and a deal recorded as won whose won stage falls after ``as_of`` is open at
-    ``as_of``; a deal recorded as lost stays lost (no lost date is recorded).
+    :data:`OUTCOME_WORDS` such as 赢单 / 输单 / 进行中), in time order. Where it is missing, or the
+    column is absent, a deal that reached ``won_stage`` (or later) is won and any other deal is
+    open: a lost deal cannot be recognised without the outcome. With ``as_of``, rows after that
+    day are ignored, and a deal recorded as won whose won stage falls after ``as_of`` is open at
+    ``as_of``.
+
+    **Outcome rows.** A row with an outcome but no stage (what :func:`analysis_kit.clean_table`
+    makes of a stage cell reading ``Closed Lost`` / ``Lost`` / ``输单``, and the closing row of
+    :func:`deals_to_history`) records how the deal ended and when, not a step. It counts for the
+    deal's outcome like any other row (at equal times it comes after the step rows, so it is the
+    latest) and dates the close: a lost deal closes on its latest row recording the loss, and a
+    row recording the win dates the win like an entry of ``won_stage``. It never counts as
+    reaching a step, here or in :func:`stage_funnel`. A loss dated after ``as_of`` is not known
+    on ``as_of``: the deal is open then. An outcome written on step rows has no date of its own,
+    so such a lost deal closes on its last stage entry and stays lost at any ``as_of`` after
+    its first row. Rows without a stage and without an outcome are ignored.
+
+    **Stage unknown.** A deal whose rows are all outcome rows (a history that only recorded its
+    loss) is kept: its ``stage`` is missing and ``stage_index`` is 0 ("stage unknown", never
+    guessed). It counts as an opportunity and as won, lost or open in :func:`pipeline_kpis` and
+    :func:`deal_cohorts`, is in no step of :func:`stage_funnel`, :func:`stage_durations` or
+    :func:`weighted_pipeline`, and, if open, adds nothing to the weighted pipeline (its stage
+    has no probability).
 
     Parameters
     ----------
@@ -785,13 +822,18 @@ def deal_summary(
         One row per opportunity, sorted by ``id_col``:
 
         - ``id_col`` and the ``carry`` columns.
-        - ``created_at`` – first entry of any stage.
+        - ``created_at`` – the deal's first row: first entry of any stage, or the first
+          outcome row if that is earlier (for a deal with outcome rows only, the first of them).
         - ``stage`` – the furthest step reached; ``stage_index`` – its number (1 = first);
-          ``stage_entered_at`` – when that step was first entered.
-        - ``amount`` – the latest non-missing amount (missing without ``amount_col``).
+          ``stage_entered_at`` – when that step was first entered. Stage unknown (outcome rows
+          only): ``stage`` missing, ``stage_index`` 0, ``stage_entered_at`` missing.
+        - ``amount`` – the latest non-missing amount, outcome rows included (missing without
+          ``amount_col``).
         - ``outcome`` – ``"won"``, ``"lost"`` or ``"open"``.
-        - ``won_at`` – first entry of ``won_stage`` or a later stage (won deals only).
-        - ``closed_at`` – ``won_at`` for won deals, the last stage entry for lost ones.
+        - ``won_at`` – first entry of ``won_stage`` or a later stage, or of an outcome row
+          recording the win if earlier (won deals only).
+        - ``closed_at`` – ``won_at`` for won deals; for lost ones the date of their latest
+          outcome row recording the loss, or without one their last stage entry.
         - ``cycle_days`` – days from ``created_at`` to ``won_at`` (won deals only).
         - ``age_days`` – days from ``created_at`` to ``as_of`` (open deals only).
         - ``days_in_stage`` – days from ``stage_entered_at`` to ``as_of`` (open deals only).
@@ -809,6 +851,7 @@ def deal_summary(
         as_of=as_of,
         extra=[] if carry is None else carry_cols,
         optional=[*carry_cols, amount_col, outcome_col],
+        outcome_col=outcome_col,
     )
     _, lookup = _resolve_stages(stages)
     if won_stage not in lookup:
@@ -855,34 +898,45 @@ def _deals(
     as_of_day: pd.Timestamp | None,
 ) -> pd.DataFrame:
     grouped = data.groupby(_ID, sort=True)
-    furthest = grouped[_STEP].max()
+    furthest = grouped[_STEP].max()  # -1: the deal has outcome rows only, its stage is unknown
+    ids = furthest.index
     if as_of_day is None:
         as_of_day = data[_T].max().normalize() if len(data) else pd.NaT
-    at_furthest = data[_STEP].to_numpy() == furthest.reindex(data[_ID]).to_numpy()
-    deals = _first_valid(data, carry).reindex(furthest.index)
+    step_rows = data[~data[_OUTROW]]
+    at_furthest = step_rows[_STEP].to_numpy() == furthest.reindex(step_rows[_ID]).to_numpy()
+    deals = _first_valid(data, carry).reindex(ids)
     deals["created_at"] = grouped[_T].min()
-    deals["stage"] = [steps[i] for i in furthest.to_numpy()]
+    deals["stage"] = [steps[i] if i >= 0 else None for i in furthest.to_numpy()]
     deals["stage_index"] = furthest.to_numpy() + 1
-    deals["stage_entered_at"] = data[at_furthest].groupby(_ID)[_T].min()
+    deals["stage_entered_at"] = step_rows[at_furthest].groupby(_ID)[_T].min()
     if amount_col in data.columns:
         deals["amount"] = pd.to_numeric(grouped[amount_col].last(), errors="coerce")
     else:
         deals["amount"] = np.nan
-    won_at = data[data[_STEP] >= won_step].groupby(_ID)[_T].min().reindex(furthest.index)
-    reached_won = won_at.notna()
+    won_at = step_rows[step_rows[_STEP] >= won_step].groupby(_ID)[_T].min().reindex(ids)
+    lost_on = pd.Series(pd.NaT, index=ids, dtype=data[_T].dtype)
     if outcome_col in data.columns:
         recorded = _outcomes(grouped[outcome_col].last(), outcome_words)
+        out_rows = data[data[_OUTROW]]
+        said = _outcomes(out_rows[outcome_col], outcome_words)
+        # an outcome row recording the win dates it, like an entry of the won stage
+        won_row = out_rows[(said == "won").to_numpy()].groupby(_ID)[_T].min().reindex(ids)
+        won_at = pd.concat([won_at, won_row], axis=1).min(axis=1)
+        lost_on = out_rows[(said == "lost").to_numpy()].groupby(_ID)[_T].max().reindex(ids)
     else:
-        recorded = pd.Series(None, index=furthest.index, dtype=object)
+        recorded = pd.Series(None, index=ids, dtype=object)
+    reached_won = won_at.notna()
     outcome = recorded.where(recorded.notna(), np.where(reached_won, "won", "open"))
-    # Won by the as-of day only if the won stage was entered by then.
+    # Won by the as-of day only if the won stage (or a row recording the win) was by then.
     outcome = outcome.where(~((outcome == "won") & ~reached_won), "open")
     deals["outcome"] = outcome.astype(object)
     won = deals["outcome"] == "won"
     lost = deals["outcome"] == "lost"
     is_open = deals["outcome"] == "open"
     deals["won_at"] = won_at.where(won)
-    deals["closed_at"] = deals["won_at"].where(won, grouped[_T].max().where(lost))
+    last_entry = step_rows.groupby(_ID)[_T].max().reindex(ids)
+    lost_at = lost_on.where(lost_on.notna(), last_entry)
+    deals["closed_at"] = deals["won_at"].where(won, lost_at.where(lost))
     deals["cycle_days"] = (deals["won_at"] - deals["created_at"]).dt.total_seconds() / _DAY_S
     deals["age_days"] = ((as_of_day - deals["created_at"]).dt.total_seconds() / _DAY_S).where(
         is_open
@@ -911,7 +965,8 @@ def stage_durations(
     A deal's time in a step runs from its first entry of that step to its first entry of the next
     step it reached (a skipped step is passed over, so the time counts in the step before it).
     Durations are taken as recorded: a history that enters a later stage earlier gives a
-    negative duration, which is a data error worth checking.
+    negative duration, which is a data error worth checking. Outcome rows (a recorded loss, see
+    :func:`deal_summary`) are not entries of any step; they only decide which deals are open.
 
     Parameters
     ----------
@@ -952,6 +1007,7 @@ def stage_durations(
         as_of=as_of,
         extra=by_cols,
         optional=[outcome_col],
+        outcome_col=outcome_col,
     )
     _, lookup = _resolve_stages(stages)
     if won_stage not in lookup:
@@ -967,7 +1023,7 @@ def stage_durations(
         outcome_words=OUTCOME_WORDS,
         as_of_day=as_of_day,
     ).set_index(_ID)
-    entries = data.groupby([_ID, _STEP], sort=True)[_T].min().reset_index()
+    entries = data[~data[_OUTROW]].groupby([_ID, _STEP], sort=True)[_T].min().reset_index()
     entries["_next"] = entries.groupby(_ID)[_T].shift(-1)
     entries["_days"] = (entries["_next"] - entries[_T]).dt.total_seconds() / _DAY_S
     entries["_moved"] = entries["_next"].notna().astype("int64")
@@ -1033,6 +1089,9 @@ def pipeline_kpis(
       (``stage_probabilities``), see :func:`weighted_pipeline`.
 
     Ratios with nothing to divide by (no closed deal, no won deal, zero cycle) are missing.
+    Every deal of :func:`deal_summary` counts, including a deal known only from a row recording
+    its loss (stage unknown): it is one of the ``lost``, so the win rate sees it; an open deal of
+    unknown stage counts in ``open`` and ``open_amount`` but adds 0 to the weighted pipeline.
 
     Parameters
     ----------
@@ -1138,7 +1197,7 @@ def _probabilities(probabilities: Mapping[str, float], needed: Iterable[str]) ->
 def _weights(deals: pd.DataFrame, probabilities: Mapping[str, float]) -> pd.Series:
     """Weighted amount of each open deal: amount × probability of its step (0 if no amount)."""
     is_open = deals["outcome"] == "open"
-    probs = _probabilities(probabilities, deals.loc[is_open, "stage"].unique())
+    probs = _probabilities(probabilities, deals.loc[is_open, "stage"].dropna().unique())
     weight = deals["stage"].map(probs).astype("float64")
     return (deals["amount"] * weight).where(is_open).fillna(0.0).where(is_open)
 
@@ -1162,7 +1221,8 @@ def weighted_pipeline(
     An open deal sits at its furthest step. Its weighted amount is amount × the step's
     probability in ``stage_probabilities``; a deal without an amount counts in ``open_deals`` but
     adds nothing. Every step at which some deal is open needs a probability (a missing one is an
-    error, not a guess).
+    error, not a guess). An open deal whose stage is unknown (see :func:`deal_summary`) is in no
+    step's row.
 
     Parameters
     ----------
@@ -1213,7 +1273,7 @@ def weighted_pipeline(
     )
     steps, _ = _resolve_stages(stages)
     deals["_weighted"] = _weights(deals, stage_probabilities)
-    open_deals = deals[deals["outcome"] == "open"].assign(_n=1)
+    open_deals = deals[(deals["outcome"] == "open") & (deals["stage_index"] > 0)].assign(_n=1)
     open_deals = open_deals.assign(**{_STEP: open_deals["stage_index"] - 1})
     groups = deals[by_cols].drop_duplicates() if by_cols else pd.DataFrame(index=[0])
     grid = groups.merge(pd.DataFrame({_STEP: np.arange(len(steps))}), how="cross")
@@ -1308,6 +1368,206 @@ def deal_cohorts(
     table["conversion"] = _ratio(table["won"], table["created"]).to_numpy()
     columns = [*by_cols, "cohort", "created", "won", "lost", "open", "win_rate", "conversion"]
     return table[[*columns, "won_amount"]]
+
+
+def deals_to_history(
+    deals: Any,
+    *,
+    stages: str | Sequence[str] | Mapping[str, str | Sequence[str]] = DEFAULT_STAGES,
+    won_stage: str = WON_STAGE,
+    created_stage: str | None = None,
+    id_col: str = OPPORTUNITY_ID,
+    stage_col: str = STAGE,
+    created_col: str = "created_at",
+    closed_col: str = "closed_at",
+    amount_col: str = AMOUNT,
+    outcome_col: str = OUTCOME,
+    carry: Sequence[str] | None = None,
+    outcome_words: Mapping[str, str] = OUTCOME_WORDS,
+) -> pd.DataFrame:
+    """Turn a one-row-per-opportunity table into a stage history, inferring nothing it does not say.
+
+    CRM exports often hold each opportunity once, with its current stage and a few dates (the
+    Maven "CRM Sales Opportunities" ``sales_pipeline.csv``: ``opportunity_id``, ``sales_agent``,
+    ``product``, ``account``, ``deal_stage`` Prospecting / Engaging / Won / Lost, ``engage_date``,
+    ``close_date``, ``close_value``). This gives the rows :func:`deal_summary`,
+    :func:`pipeline_kpis`, :func:`deal_cohorts` and :func:`stage_funnel` read.
+
+    **The outcome** of a deal is ``outcome_col`` where the table has it (a word of
+    ``outcome_words``); otherwise it is read from the stage: ``won_stage`` or a later stage is
+    won, a stage cell recording a loss (``Lost``, ``Closed Lost``, ``输单`` …, see
+    :func:`analysis_kit.parsing.stage_outcome`) is lost, any other deal is open.
+
+    **The rows**, each with the outcome known on its date:
+
+    - every deal: a row dated ``created_col``. An open deal's row is its current stage (outcome
+      ``open``); a closed deal's row is ``created_stage`` (the stage ``created_col`` records:
+      the first step by default; for Maven's ``engage_date`` pass ``created_stage="Engaging"``),
+      outcome ``open``.
+    - a won deal: a row dated ``closed_col`` at its stage (``won_stage``, or the later stage the
+      table names), outcome ``won``.
+    - a lost deal: a row dated ``closed_col`` with no stage and outcome ``lost`` (an outcome row,
+      see :func:`deal_summary`). When the table names the stage a lost deal had reached (a step
+      in ``stage_col`` with ``lost`` in ``outcome_col``) and it lies after the created row's
+      stage, a row for that stage comes first, dated ``closed_col``: the latest day it can have
+      been reached.
+
+    **Not inferred:** the stage a lost deal reached when the table does not name it (Maven's
+    ``Lost``): the deal has reached ``created_stage`` and nothing more is claimed, so
+    :func:`stage_funnel` never counts it further; the dates of stages in between (there are no
+    rows for them; reaching a later stage implies them, as everywhere in this module); the day
+    an open deal entered its current stage (the table has none: its row carries the created
+    date, so its days in stage and age both count from creation); a missing date (the row
+    keeps it missing, and the functions that need dates ignore that row: a deal without
+    ``created_col`` that is still open is then in no dated analysis, and a won deal without
+    ``closed_col`` is open to them). No row is dropped and no amount is changed.
+
+    Parameters
+    ----------
+    deals : DataFrame
+        One row per opportunity (a repeated id is an error), with dates parsed (datetimes).
+    stages : str, list of str or mapping, default=DEFAULT_STAGES
+        The steps, as in :func:`stage_funnel`. Stage cells are read like there (the template's
+        ``③方案提交``, English CRM stages such as ``Prospecting``, ``Engaging``, ``Won``); an
+        unknown stage is an error.
+    won_stage : str, default="成交"
+        The stage at which a deal is won.
+    created_stage : str, optional
+        The stage a deal had reached on its ``created_col`` date; default the first step.
+    id_col, stage_col, created_col, closed_col : str
+        Columns of ``deals``; ``closed_col`` is the won or lost date.
+    amount_col, outcome_col : str
+        Optional columns of ``deals``: the deal amount (copied to each of its rows) and the
+        outcome.
+    carry : list of str, optional
+        Columns copied to each row (owner, product, account …). Default: every other column.
+    outcome_words : mapping, default=OUTCOME_WORDS
+        Outcome cell (lower-cased, stripped) → ``"won"``, ``"lost"`` or ``"open"``.
+
+    Returns
+    -------
+    DataFrame
+        A stage history in this module's column names, sorted by opportunity and date (missing
+        dates last): ``opportunity_id``, ``stage`` (the step label of ``stages``, missing on a
+        loss row and for an open deal without a stage), ``entered_at``, ``amount`` (only when
+        ``deals`` has ``amount_col``), ``outcome`` (``open``, ``won`` or ``lost``) and the
+        ``carry`` columns.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> deals = pd.DataFrame(
+    ...     {
+    ...         "opportunity_id": ["A", "B", "C"],
+    ...         "deal_stage": ["Won", "Lost", "Engaging"],
+    ...         "engage_date": pd.to_datetime(["2024-01-02", "2024-01-05", "2024-02-01"]),
+    ...         "close_date": pd.to_datetime(["2024-03-01", "2024-02-10", None]),
+    ...         "close_value": [1200.0, 0.0, None],
+    ...     }
+    ... )
+    >>> history = deals_to_history(
+    ...     deals,
+    ...     stage_col="deal_stage",
+    ...     created_col="engage_date",
+    ...     closed_col="close_date",
+    ...     amount_col="close_value",
+    ...     created_stage="Engaging",
+    ... )
+    >>> history[["opportunity_id", "stage", "entered_at", "outcome"]]
+      opportunity_id stage entered_at outcome
+    0              A  需求确认 2024-01-02    open
+    1              A    成交 2024-03-01     won
+    2              B  需求确认 2024-01-05    open
+    3              B   NaN 2024-02-10    lost
+    4              C  需求确认 2024-02-01    open
+    >>> pipeline_kpis(history)[["opportunities", "won", "lost", "open", "win_rate"]]
+       opportunities  won  lost  open  win_rate
+    0              3    1     1     1       0.5
+    """
+    where = "deals_to_history"
+    frame = as_pandas(deals)
+    require_columns(frame.columns, [id_col, stage_col, created_col, closed_col], where=where)
+    used = [id_col, stage_col, created_col, closed_col, amount_col, outcome_col]
+    if carry is None:
+        carry_cols = [c for c in frame.columns if c not in used]
+    else:
+        carry_cols = _names(list(carry), "carry")
+        require_columns(frame.columns, carry_cols, where=where)
+    has_amount = amount_col in frame.columns
+    names = [OPPORTUNITY_ID, STAGE, ENTERED_AT, *([AMOUNT] if has_amount else []), OUTCOME]
+    clash = sorted(set(carry_cols) & set(names))
+    if clash:
+        raise ValueError(f"{where}: carry must not name the output columns {clash}")
+    repeated = frame[id_col][frame[id_col].notna() & frame[id_col].duplicated()]
+    if len(repeated):
+        raise ValueError(
+            f"{where}: deals must hold one row per opportunity; {id_col!r} repeats "
+            f"{sorted({str(v) for v in repeated})[:10]}"
+        )
+    steps, lookup = _resolve_stages(stages)
+
+    def one_step(name: str, value: str) -> int:
+        number = _step_numbers(pd.Series([value], dtype=object), lookup, where=f"{where} {name}")
+        return int(number.iloc[0])
+
+    won_step = one_step("won_stage", won_stage)
+    created_step = 0 if created_stage is None else one_step("created_stage", created_stage)
+
+    def dates(col: str) -> pd.Series:
+        values = frame[col]
+        if values.isna().all():
+            return pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
+        return _datetimes(values, col, where=where)
+
+    created, closed = dates(created_col), dates(closed_col)
+    text = frame[stage_col].astype(object).where(frame[stage_col].notna(), None)
+    loss_word = stage_outcome(pd.Series(text, dtype="str")).notna().to_numpy()
+    step = pd.Series(np.nan, index=frame.index)
+    step[~loss_word] = _step_numbers(text[~loss_word], lookup, where=where)
+    from_stage = np.where(loss_word, "lost", np.where(step >= won_step, "won", "open"))
+    if outcome_col in frame.columns:
+        recorded = _outcomes(frame[outcome_col], outcome_words)
+        outcome = recorded.where(recorded.notna(), from_stage)
+    else:
+        outcome = pd.Series(from_stage, index=frame.index)
+    outcome = outcome.astype(object).to_numpy()
+    is_open, won, lost = outcome == "open", outcome == "won", outcome == "lost"
+    known = step.notna().to_numpy()
+    steps_known = step.fillna(-1).astype("int64").to_numpy()
+
+    first_step = np.where(is_open, steps_known, created_step)
+    first_step = np.where(lost & known, np.minimum(first_step, steps_known), first_step)
+    reached = lost & known & (steps_known > first_step)
+    close_step = np.where(won, np.maximum(steps_known, won_step), -1)
+    pieces = [
+        (np.ones(len(frame), dtype=bool), first_step, created, "open", 0),
+        (reached, steps_known, closed, "open", 1),
+        (won | lost, close_step, closed, outcome, 2),
+    ]
+    parts = []
+    for chosen, numbers, when, said, seq in pieces:
+        part = pd.DataFrame(
+            {
+                OPPORTUNITY_ID: frame[id_col].to_numpy(),
+                "_step": numbers,
+                ENTERED_AT: when.to_numpy(),
+                OUTCOME: said,
+                "_deal": np.arange(len(frame)),
+                "_seq": seq,
+            }
+        )
+        if has_amount:
+            part.insert(3, AMOUNT, frame[amount_col].to_numpy())
+        for col in carry_cols:
+            part[col] = frame[col].to_numpy()
+        parts.append(part[chosen])
+    rows = pd.concat(parts, ignore_index=True)
+    rows.insert(1, STAGE, [steps[k] if k >= 0 else None for k in rows.pop("_step")])
+    rows[OUTCOME] = rows[OUTCOME].astype("str")
+    rows = rows.sort_values(
+        [OPPORTUNITY_ID, ENTERED_AT, "_deal", "_seq"], kind="stable", na_position="last"
+    )
+    return rows.drop(columns=["_deal", "_seq"]).reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------------------------------

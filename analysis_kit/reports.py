@@ -30,10 +30,12 @@ __all__ = [
     "check_parameters",
     "compare_metrics",
     "export_html",
+    "lines_without",
     "load_tables",
     "record_metrics",
     "run_notebook",
     "run_report",
+    "skip_without_columns",
     "to_pandas",
     "write_index",
 ]
@@ -174,6 +176,119 @@ def load_tables(
             table = name if name in TABLES else None
             tables[name] = read_table(path, table=table, lazy=engine)
     return tables
+
+
+def skip_without_columns(frame: object, needed: Sequence[str], *, table: str, reason: str) -> None:
+    """Stop a notebook with a :class:`NotebookSkipped` note when ``frame`` lacks a column it needs.
+
+    For a table that is there but without a column a whole notebook depends on (orders that name
+    no buyer, for the customer analyses), so that the report notes it and goes on with the next
+    notebook, as for an absent table (:func:`load_tables`).
+
+    Parameters
+    ----------
+    frame : DataFrame, LazyFrame, DuckDB relation or PySpark DataFrame
+        The table, on any engine (only its column names are read).
+    needed : sequence of str
+        Canonical column names; ``"a|b"`` is satisfied by either.
+    table : str
+        The table's name (``"orders"``), for the template headers in the note.
+    reason : str
+        What the columns are needed for, shown in the note.
+
+    Raises
+    ------
+    NotebookSkipped
+        When a needed column is absent; the note names each missing column by canonical name and
+        template header, e.g. ``customer_id (客户编号) 或/or customer_name (客户名称)``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> try:
+    ...     skip_without_columns(
+    ...         pd.DataFrame({"amount": [1.0]}), ["customer_id"], table="orders", reason="RFM"
+    ...     )
+    ... except NotebookSkipped as note:
+    ...     print(note)
+    缺少列，本笔记本跳过 skipped: RFM needs customer_id (客户编号) in orders (成交明细)
+    """
+    import narwhals as nw
+
+    from .columns import TABLES, describe_columns
+
+    names = set(nw.from_native(frame).collect_schema().names())
+    missing = [n for n in needed if not any(a in names for a in str(n).split("|"))]
+    if missing:
+        title = f" ({TABLES[table].title})" if table in TABLES else ""
+        raise NotebookSkipped(
+            f"缺少列，本笔记本跳过 skipped: {reason} needs {describe_columns(missing, table)} "
+            f"in {table}{title}"
+        )
+
+
+def lines_without(
+    frame: object,
+    column: str,
+    *,
+    as_of: str | dt.date | dt.datetime | None = None,
+    date_col: str = "order_date",
+    amount_col: str = "amount",
+) -> dict[str, object]:
+    """Count the lines (and their amount) whose ``column`` is missing, up to ``as_of``.
+
+    What a per-customer analysis leaves out: order lines that name no buyer are ignored by
+    :func:`analysis_kit.rfm.rfm_summary` and the CLV models, and a page says how many there were.
+
+    Parameters
+    ----------
+    frame : DataFrame, LazyFrame, DuckDB relation or PySpark DataFrame
+        The lines, on any engine; only two numbers are collected.
+    column : str
+        The column whose missing values are counted (``"customer_id"``).
+    as_of : date-like, optional
+        Count only lines dated up to this day (lines on it count whatever their time), as the
+        analyses do; all lines when None.
+    date_col, amount_col : str
+        Columns of ``frame``; without ``amount_col`` the amount is missing.
+
+    Returns
+    -------
+    dict
+        ``{"lines": int, "amount": float or None}``: the lines whose ``column`` is missing and
+        the sum of their amounts (refunds subtract), rounded to cents.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> lines = pd.DataFrame(
+    ...     {
+    ...         "customer_id": ["a", None, None],
+    ...         "order_date": pd.to_datetime(["2024-01-02", "2024-01-03", "2024-09-01"]),
+    ...         "amount": [10.0, 5.5, 7.0],
+    ...     }
+    ... )
+    >>> lines_without(lines, "customer_id", as_of="2024-06-30")
+    {'lines': 1, 'amount': 5.5}
+    """
+    import narwhals as nw
+    import pandas as pd
+
+    from ._validate import as_of_end
+
+    data = nw.from_native(frame)
+    names = data.collect_schema().names()
+    rows = data.filter(nw.col(column).is_null()) if column in names else data
+    if as_of is not None:
+        rows = rows.filter(nw.col(date_col) < nw.lit(as_of_end(as_of).to_pydatetime()))
+    sums = [nw.len().alias("lines")]
+    if amount_col in names:
+        sums.append(nw.col(amount_col).cast(nw.Float64).sum().alias("amount"))
+    result = to_pandas(rows.select(*sums)).iloc[0]
+    amount = None
+    if amount_col in names:  # a sum over no rows is missing on SQL engines
+        amount = 0.0 if pd.isna(result["amount"]) else round(float(result["amount"]), 2)
+    return {"lines": int(result["lines"]), "amount": amount}
 
 
 def _require_engine(engine: str) -> None:

@@ -21,6 +21,7 @@ from analysis_kit.funnel import (
     channel_roi,
     deal_cohorts,
     deal_summary,
+    deals_to_history,
     event_funnel,
     event_funnel_units,
     pipeline_kpis,
@@ -682,6 +683,280 @@ def test_deal_cohorts_by_hand(history):
     assert table["won_amount"].tolist() == [200.0, 0.0]
     with pytest.raises(ValueError, match="freq must be one of"):
         deal_cohorts(history, freq="W")
+
+
+# ---------------------------------------------------------------------------------------------
+# Outcome rows: a stage history that records a loss (and when) without a stage
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def with_losses() -> pd.DataFrame:
+    """L1 reaches ② then is lost on 02-20; L2 is only a loss row; L3 is lost after the as-of day;
+    W1 is won; O1 is open at ③."""
+    rows = [
+        ("L1", "初次接洽", "2024-01-01", 100.0, None),
+        ("L1", "需求确认", "2024-01-11", 100.0, None),
+        ("L1", None, "2024-02-20", None, "lost"),
+        ("L2", None, "2024-02-05", 40.0, "输单"),
+        ("L3", "初次接洽", "2024-03-01", 70.0, None),
+        ("L3", None, "2024-05-15", None, "lost"),
+        ("W1", "初次接洽", "2024-01-05", 300.0, None),
+        ("W1", "成交", "2024-03-05", 300.0, None),
+        ("O1", "初次接洽", "2024-02-01", 500.0, None),
+        ("O1", "方案提交", "2024-02-15", 500.0, None),
+        ("X1", None, "2024-02-01", 9.0, None),  # neither stage nor outcome: ignored
+    ]
+    frame = pd.DataFrame(
+        rows, columns=["opportunity_id", "stage", "entered_at", "amount", "outcome"]
+    )
+    frame["entered_at"] = _ts(frame["entered_at"])
+    return frame
+
+
+def test_outcome_rows_count_for_the_outcome_and_close_date(with_losses):
+    before = with_losses.copy()
+    deals = deal_summary(with_losses, as_of="2024-04-30").set_index("opportunity_id")
+    pd.testing.assert_frame_equal(with_losses, before)
+    assert deals["outcome"].to_dict() == {
+        "L1": "lost",
+        "L2": "lost",
+        "L3": "open",  # its loss is dated after the as-of day
+        "O1": "open",
+        "W1": "won",
+    }
+    assert deals.loc["L1", "closed_at"] == pd.Timestamp("2024-02-20")  # the loss row's date
+    assert deals.loc["L1", "stage"] == "需求确认" and deals.loc["L1", "stage_index"] == 2
+    # only a loss row: kept, stage unknown, closed and created on that row's date
+    assert pd.isna(deals.loc["L2", "stage"]) and deals.loc["L2", "stage_index"] == 0
+    assert pd.isna(deals.loc["L2", "stage_entered_at"])
+    assert (
+        deals.loc["L2", "closed_at"] == deals.loc["L2", "created_at"] == pd.Timestamp("2024-02-05")
+    )
+    assert deals.loc["L2", "amount"] == 40.0
+    later = deal_summary(with_losses, as_of="2024-06-30").set_index("opportunity_id")
+    assert later.loc["L3", "outcome"] == "lost"
+    assert later.loc["L3", "closed_at"] == pd.Timestamp("2024-05-15")
+
+
+def test_outcome_rows_in_every_kpi(with_losses):
+    kpis = pipeline_kpis(with_losses, as_of="2024-04-30").iloc[0]
+    assert (kpis["opportunities"], kpis["won"], kpis["lost"], kpis["open"]) == (5, 1, 2, 2)
+    assert kpis["win_rate"] == pytest.approx(1 / 3)
+    assert kpis["weighted_pipeline"] == pytest.approx(0.1 * 70 + 0.4 * 500)
+    cohorts = deal_cohorts(with_losses, as_of="2024-04-30").set_index("cohort")
+    assert cohorts["created"].to_dict() == {"2024-01": 2, "2024-02": 2, "2024-03": 1}
+    assert cohorts.loc["2024-02", "lost"] == 1  # L2, created on its loss day
+    pipeline = weighted_pipeline(with_losses, as_of="2024-04-30")
+    assert pipeline["open_deals"].tolist() == [1, 0, 1, 0, 0, 0]
+    durations = stage_durations(with_losses, as_of="2024-04-30").set_index("step")
+    # a loss row is not an entry: L1 entered ② and never moved on from it
+    assert durations.loc["需求确认", ["entered", "moved_on", "still_open"]].tolist() == [1, 0, 0]
+    assert durations.loc["初次接洽", "still_open"] == 1  # L3
+    funnel = stage_funnel(with_losses, as_of="2024-04-30")
+    assert funnel["reached"].tolist() == [4, 3, 2, 1, 1, 0]  # L2 is in no step
+
+
+def test_an_open_deal_of_unknown_stage_adds_nothing_weighted():
+    history = pd.DataFrame(
+        {
+            "opportunity_id": ["A", "B"],
+            "stage": [None, "初次接洽"],
+            "entered_at": _ts(["2024-01-01", "2024-01-02"]),
+            "amount": [1000.0, 100.0],
+            "outcome": ["open", None],
+        }
+    )
+    kpis = pipeline_kpis(history, stage_probabilities={"初次接洽": 0.5}).iloc[0]
+    assert (kpis["open"], kpis["open_amount"]) == (2, 1100.0)
+    assert kpis["weighted_pipeline"] == 50.0
+    table = weighted_pipeline(history, stage_probabilities={"初次接洽": 0.5})
+    assert table["open_deals"].sum() == 1
+
+
+def test_a_closed_lost_stage_cell_is_a_loss_row_after_cleaning():
+    raw = pd.DataFrame(
+        {
+            "商机编号": ["A", "A", "A", "B", "B"],
+            "阶段": ["初次接洽", "需求确认", "Closed Lost", "初次接洽", "成交"],
+            "进入日期": ["2024-01-01", "2024-01-09", "2024-02-01", "2024-01-03", "2024-03-01"],
+        }
+    )
+    clean = clean_table(raw, table="stages").clean
+    deals = deal_summary(clean).set_index("opportunity_id")
+    assert deals["outcome"].to_dict() == {"A": "lost", "B": "won"}
+    assert deals.loc["A", "closed_at"] == pd.Timestamp("2024-02-01")
+    assert pipeline_kpis(clean)["win_rate"].iloc[0] == 0.5
+
+
+# ---------------------------------------------------------------------------------------------
+# deals_to_history: one row per opportunity (CRM exports)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def maven() -> pd.DataFrame:
+    """A few lines in the shape of the Maven CRM Sales Opportunities sales_pipeline.csv."""
+    rows = [
+        (
+            "1C1I7A6R",
+            "Moses Frase",
+            "GTX Plus Basic",
+            "Cancity",
+            "Won",
+            "2016-10-20",
+            "2017-03-01",
+            1054,
+        ),
+        ("Z063OYW0", "Darcel Schlecht", "GTXPro", "Isdom", "Won", "2016-10-25", "2017-03-11", 4514),
+        (
+            "EC4QE1BX",
+            "Darcel Schlecht",
+            "MG Special",
+            "Cancity",
+            "Won",
+            "2016-10-25",
+            "2017-03-07",
+            50,
+        ),
+        ("MV1LWRNH", "Moses Frase", "GTX Basic", "Codehow", "Won", "2016-10-25", "2017-03-09", 588),
+        ("PE84CX4O", "Zane Levy", "GTX Basic", "Hatfan", "Lost", "2016-10-25", "2017-03-02", 0),
+        (
+            "ZNBS69V1",
+            "Anna Snelling",
+            "MG Special",
+            "Ron-tech",
+            "Lost",
+            "2016-10-29",
+            "2017-03-01",
+            0,
+        ),
+        (
+            "9ZCSUDQ0",
+            "Vicki Laflamme",
+            "GTX Plus Pro",
+            "Sonron",
+            "Lost",
+            "2016-11-01",
+            "2017-03-18",
+            0,
+        ),
+        ("HAXMC4IX", "James Ascencio", "GTX Basic", None, "Engaging", "2017-02-18", None, None),
+        ("ZZY4516R", "Zane Levy", "GTX Plus Basic", None, "Prospecting", None, None, None),
+    ]
+    columns = [
+        "opportunity_id",
+        "sales_agent",
+        "product",
+        "account",
+        "deal_stage",
+        "engage_date",
+        "close_date",
+        "close_value",
+    ]
+    frame = pd.DataFrame(rows, columns=columns)
+    for col in ("engage_date", "close_date"):
+        frame[col] = pd.to_datetime(frame[col], format="ISO8601")
+    frame["close_value"] = frame["close_value"].astype("float64")
+    return frame
+
+
+MAVEN = {
+    "stage_col": "deal_stage",
+    "created_col": "engage_date",
+    "closed_col": "close_date",
+    "amount_col": "close_value",
+    "created_stage": "Engaging",
+}
+
+
+def test_deals_to_history_rows_in_the_maven_shape(maven):
+    before = maven.copy()
+    history = deals_to_history(maven, **MAVEN)
+    pd.testing.assert_frame_equal(maven, before)
+    assert list(history.columns) == [
+        "opportunity_id",
+        "stage",
+        "entered_at",
+        "amount",
+        "outcome",
+        "sales_agent",
+        "product",
+        "account",
+    ]
+    rows = history.set_index("opportunity_id")
+    won = rows.loc["1C1I7A6R"]  # engaged (需求确认) on the engage date, won on the close date
+    assert won["stage"].tolist() == ["需求确认", "成交"]
+    assert won["entered_at"].tolist() == list(_ts(["2016-10-20", "2017-03-01"]))
+    assert won["outcome"].tolist() == ["open", "won"]
+    lost = rows.loc["PE84CX4O"]  # no stage is claimed beyond the engage date's
+    assert lost["stage"].isna().tolist() == [False, True]
+    assert lost["outcome"].tolist() == ["open", "lost"]
+    assert rows.loc["HAXMC4IX", "stage"] == "需求确认"
+    # a prospect without a date keeps its row, with the date missing
+    assert rows.loc["ZZY4516R", "stage"] == "初次接洽"
+    assert pd.isna(rows.loc["ZZY4516R", "entered_at"])
+    assert len(history) == 2 * 7 + 2
+
+
+def test_deals_to_history_win_rate_and_average_deal_match_plain_pandas(maven):
+    history = deals_to_history(maven, **MAVEN)
+    kpis = pipeline_kpis(history, as_of="2017-06-30").iloc[0]
+    won = maven[maven["deal_stage"] == "Won"]
+    lost = maven[maven["deal_stage"] == "Lost"]
+    assert kpis["won"] == len(won) and kpis["lost"] == len(lost)
+    assert kpis["win_rate"] == pytest.approx(len(won) / (len(won) + len(lost)))
+    assert kpis["average_deal"] == pytest.approx(won["close_value"].mean())
+    cycle = (won["close_date"] - won["engage_date"]).dt.days
+    assert kpis["cycle_days_mean"] == pytest.approx(cycle.mean())
+    assert kpis["open"] == 1  # the dated Engaging deal; the undated prospect is in no dated count
+    deals = deal_summary(history, as_of="2017-06-30").set_index("opportunity_id")
+    assert deals.loc["PE84CX4O", "closed_at"] == pd.Timestamp("2017-03-02")
+    assert deals.loc["PE84CX4O", "stage"] == "需求确认"
+    # before the close dates every closed deal is still open
+    early = pipeline_kpis(history, as_of="2017-02-28").iloc[0]
+    assert (early["won"], early["lost"], early["open"]) == (0, 0, 8)
+    # the snapshot funnel (no dates) counts the prospect too, and no loss as a step
+    snapshot = stage_funnel(history, time_col=None)
+    assert snapshot["reached"].tolist()[:2] == [len(maven), len(maven) - 1]
+    assert snapshot["reached"].iloc[4] == len(won)
+
+
+def test_deals_to_history_with_an_outcome_column_and_named_stages():
+    deals = pd.DataFrame(
+        {
+            "opportunity_id": ["A", "B", "C"],
+            "stage": ["商务谈判", "③方案提交", None],
+            "outcome": ["输单", "won", "open"],
+            "created_at": _ts(["2024-01-01", "2024-01-02", "2024-01-03"]),
+            "closed_at": _ts(["2024-03-01", "2024-02-01", None]),
+        }
+    )
+    history = deals_to_history(deals)
+    rows = history.set_index("opportunity_id")
+    # A's table names the stage it had reached: dated on the loss day, before the loss row
+    assert rows.loc["A", "stage"].tolist()[:2] == ["初次接洽", "商务谈判"]
+    assert rows.loc["A", "outcome"].tolist() == ["open", "open", "lost"]
+    # B is won at the won stage, although its stage cell says 方案提交
+    assert rows.loc["B", "stage"].tolist() == ["初次接洽", "成交"]
+    # C has no stage: one row recording it open, stage unknown
+    assert pd.isna(rows.loc["C", "stage"]) and rows.loc["C", "outcome"] == "open"
+    summary = deal_summary(history).set_index("opportunity_id")
+    assert summary.loc["A", "stage"] == "商务谈判" and summary.loc["A", "outcome"] == "lost"
+    assert summary.loc["C", "stage_index"] == 0 and summary.loc["C", "outcome"] == "open"
+
+
+def test_deals_to_history_errors(maven):
+    with pytest.raises(ValueError, match="one row per opportunity"):
+        deals_to_history(pd.concat([maven, maven.iloc[:1]]), **MAVEN)
+    with pytest.raises(ValueError, match="Pending"):
+        deals_to_history(maven.assign(deal_stage="Pending"), **MAVEN)
+    with pytest.raises(TypeError, match="engage_date"):
+        deals_to_history(maven.assign(engage_date=maven["engage_date"].astype(str)), **MAVEN)
+    with pytest.raises(SchemaError, match="close_date"):
+        deals_to_history(maven.drop(columns="close_date"), **MAVEN)
+    with pytest.raises(ValueError, match="carry must not name"):
+        deals_to_history(maven.assign(stage="x"), carry=["stage"], **MAVEN)
 
 
 # ---------------------------------------------------------------------------------------------

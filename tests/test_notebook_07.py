@@ -43,6 +43,31 @@ def _weekly_purchases(orders: pd.DataFrame, last_day: pd.Timestamp) -> dict[str,
     return weeks
 
 
+def _holdout_purchases(orders: pd.DataFrame, cal_end: pd.Timestamp, last_day: pd.Timestamp):
+    """Calibration customers and their holdout purchase weeks, by a plain loop.
+
+    Lines are cut by their day first (as lifetimes' calibration_and_holdout_data): a line dated
+    after ``cal_end`` is in the holdout even within ``cal_end``'s week. Per customer and week the
+    lines are netted; a week is a purchase when it has no refund line, or its net amount is
+    positive in cents.
+    """
+    monday = pd.Timestamp("1969-12-29")
+    net: dict[tuple[str, bool, int], float] = {}
+    refund: dict[tuple[str, bool, int], bool] = {}
+    for customer, day, amount in zip(
+        orders["customer_id"], orders["order_date"], orders["amount"], strict=True
+    ):
+        if pd.isna(customer) or pd.isna(day) or day.normalize() > last_day:
+            continue
+        value = 0.0 if pd.isna(amount) else float(amount)
+        key = (customer, day.normalize() > cal_end, (day.normalize() - monday).days // 7)
+        net[key] = net.get(key, 0.0) + value
+        refund[key] = refund.get(key, False) or value < 0
+    bought = [k for k, v in net.items() if not refund[k] or v >= 0.005]
+    calibration = {c for c, later, _ in bought if not later}
+    return calibration, sum(1 for c, later, _ in bought if later and c in calibration)
+
+
 def _summary_loop(
     orders: pd.DataFrame, last_day: pd.Timestamp
 ) -> list[tuple[int, int, int, float]]:
@@ -165,13 +190,11 @@ def test_clv_holdout_and_protect_list(cleaned_sample, default_run):
     clv = pd.read_csv(out / "clv.csv")
     assert len(clv) == recorded["customers"]
     assert clv["clv_12m"].sum() == pytest.approx(totals["12m"], abs=0.01)
-    # Holdout: calibration ends 6 months before as_of (Saturday 2023-12-30, its week ends Dec 31).
+    # Holdout: calibration ends 6 months before as_of (Saturday 2023-12-30, its week ends Dec 31;
+    # a purchase on Sunday Dec 31 is a holdout purchase).
     orders = _orders(cleaned_sample)
     cal_end = AS_OF - pd.DateOffset(months=6)
-    calibration = _weekly_purchases(orders, cal_end)
-    full = _weekly_purchases(orders, AS_OF)
-    cal_week = (cal_end - pd.Timestamp("1969-12-29")).days // 7
-    actual = sum(sum(w > cal_week for w in full[c]) for c in calibration)
+    calibration, actual = _holdout_purchases(orders, cal_end, AS_OF)
     holdout = recorded["holdout"]
     assert holdout["customers"] == len(calibration)
     assert holdout["actual"] == actual
