@@ -531,6 +531,11 @@ def clean_table(
             idx = raw.index[raw[SOURCE_ROW].isin(merged_into.index)]
             fate[idx] = "merged"
             kept_as[idx] = merged_into.reindex(raw.loc[idx, SOURCE_ROW]).to_numpy()
+            # a double export of a row that was merged points at the row it was merged into
+            dups = (fate == "duplicate").to_numpy()
+            pointed = kept_as[dups].to_numpy()
+            final = merged_into.reindex(pointed).to_numpy()
+            kept_as[dups] = np.where(pd.isna(final), pointed, final)
 
     rows = pd.DataFrame(
         {

@@ -42,12 +42,15 @@ and are linked only by an explicit id or an alias the user supplies (``aliases=`
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Hashable, Mapping
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
 from . import parsing
@@ -198,38 +201,22 @@ PAIR_COLUMNS = (
 )
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_BRACKET_RE = re.compile(r"[(\[【〔{]([^()\[\]【】〔〕{}]*)[)\]】〕}]")
 _SUFFIX = "(?:" + "|".join(REGION_SUFFIXES) + ")?"
 _ALT = "|".join(sorted(REGIONS, key=len, reverse=True))
-_LEAD_REGION_RE = re.compile(f"^({_ALT}){_SUFFIX}")
 _TRAIL_REGION_RE = re.compile(f"({_ALT}){_SUFFIX}$")
 _REGION_ONLY_RE = re.compile(
-    f"^(?:(?:{_ALT}){_SUFFIX}){{1,2}}$|^[{_CJK}]{{2,10}}(?:新区|区|县|市|省)$"
+    f"^(?:(?:{_ALT}){_SUFFIX}){{1,2}}$|^[{_CJK}]{{2,10}}(?:新区|区|县|(?<![超门菜夜集])市|省)$"
 )
-_FIND_REGION_RE = re.compile(_ALT)
 _PERSONAL_RE = re.compile(
     f"^[{_CJK}*＊]{{1,2}}(?:{'|'.join(PERSONAL_TITLES)})$|^(?:{'|'.join(PERSONAL_WORDS)})$"
 )
-_CJK_SPACE_RE = re.compile("(?<=[^a-z0-9 ]) +(?=[^a-z0-9 ])")
 _LEGAL_CN = tuple(sorted(LEGAL_FORMS, key=len, reverse=True))
-_LEGAL_EN = frozenset(LEGAL_FORMS_EN)
 _REGIONS_EN = tuple(sorted(REGIONS_EN, key=len, reverse=True))
 _FLAT_REGIONS_EN = frozenset(r.replace(" ", "") for r in REGIONS_EN)
 _MIN_REMAINDER = 4
 _LINKED = ("id", "alias", "name", "core", "fuzzy")
 # Reasons that say two names are not the same company (they are not even candidates).
 _NOT_THE_SAME = ("personal customer", "numbers differ", "regions differ")
-
-
-class _Info(NamedTuple):
-    """What the matcher knows about one distinct core."""
-
-    core: str
-    head: str
-    rest: str
-    numerals: str
-    regions: frozenset
-    personal: bool
 
 
 class CustomerGroups(NamedTuple):
@@ -293,7 +280,7 @@ def name_core(names: pd.Series, *, strip_regions: bool = True) -> pd.Series:
     >>> name_core(pd.Series(["北京星辰科技有限公司"]), strip_regions=False).tolist()
     ['北京星辰科技']
     """
-    return _row_infos(_as_series(names, "names"), strip_regions)[0]
+    return _row_core(_as_series(names, "names"), strip_regions)[0]
 
 
 def _as_series(values: object, name: str) -> pd.Series:
@@ -304,47 +291,269 @@ def _as_series(values: object, name: str) -> pd.Series:
     return pd.Series(values)
 
 
-def _infos(names: pd.Series, *, strip_regions: bool) -> list[_Info | None]:
-    """Return the core information of each value of ``names`` (None where blank)."""
-    base = parsing.normalize_text(names, nfkc=True).str.lower()
-    return [None if pd.isna(b) else _parts(b, strip_regions) for b in base.tolist()]
+# Patterns run by Arrow's RE2 engine over whole columns. RE2 reads ``\w``, ``\s`` and ``\b`` as
+# ASCII, so Python's ``[\W_]`` is spelled out code point by code point (:func:`_gap`), and the
+# lookarounds RE2 lacks become rules applied until nothing matches (:func:`_until_stable`).
+# Digits and CJK ideographs are word characters that NFKC and lower-casing leave alone: a name
+# made of them only needs none of the clean-up steps, which run on the other names.
+_PLAIN = "^[0-9\u3400-\u4dbf\u4e00-\u9fff]+$"
+_BRACKET_CHARS = "()[]【】〔〕{}"
+_OPEN, _CLOSE = r"[(\[【〔{]", r"[)\]】〕}]"
+_INSIDE = "[^" + re.escape(_BRACKET_CHARS) + "]*"
+_EN_ALT = "|".join(_REGIONS_EN)
+_CN_PROVINCES = "|".join(sorted(PROVINCES, key=len, reverse=True))
+_EN_PROVINCES = "|".join(sorted(_PROVINCES_EN, key=len, reverse=True))
+# One leading region, or a province and then one more region (REGIONS: none is a prefix of
+# another, so which alternative matches says whether it is a province).
+_ONE_REGION = f"(?:{_ALT}){_SUFFIX} *|(?:{_EN_ALT}) +"
+_LEAD_ONE = f"^(?:{_ONE_REGION})"
+_LEAD_TWO = (
+    f"^(?:(?:(?:{_CN_PROVINCES}){_SUFFIX} *|(?:{_EN_PROVINCES}) +)(?:{_ONE_REGION})?|{_ONE_REGION})"
+)
+# Legal forms at the end, stripped repeatedly (the longest Chinese form first, or a whole Latin
+# last word): as no form ends with the beginning of a longer one, that is the longest run of them.
+_LEGAL_END = f"(?: *(?:{'|'.join(_LEGAL_CN)})|(?:^| )(?:{'|'.join(LEGAL_FORMS_EN)}))+$"
+_PERSONAL_PATTERN = _PERSONAL_RE.pattern
+_PERSONAL_LENGTH = 2 + max(map(len, PERSONAL_TITLES + PERSONAL_WORDS))
+_CJK_SPACE_RULES = (("([^a-z0-9 ]) ([^a-z0-9 ])", r"\1\2"),)
+_ABBREVIATION_RULES = tuple(
+    (
+        f"(^| )(?:{'|'.join(k for k, v in ABBREVIATIONS_EN.items() if v == word)})( |$)",
+        rf"\1{word}\2",
+    )
+    for word in dict.fromkeys(ABBREVIATIONS_EN.values())
+)
+_ABBREVIATED = f"(?:^| )(?:{'|'.join(ABBREVIATIONS_EN)})(?: |$)"
+_FIND_REGIONS = (f"(?s)({_ALT})|.", r"\1|")
+_EN_REGION_WORD = f"(?:^| )(?:{'|'.join(sorted(_FLAT_REGIONS_EN))})(?: |$)"
 
 
-def _parts(base: str, strip_regions: bool) -> _Info:
-    """Core, trade name, numbers and regions of one NFKC, lower-case, space-collapsed name."""
-    key = base.replace(" ", "")
-    if _PERSONAL_RE.match(key):
-        return _Info(key, key[:2], key[2:], "", frozenset(), True)
-    text = base.replace("&", " and ").replace("'", "").replace("’", "")
-    text = _BRACKET_RE.sub(lambda m: _bracket(m.group(1), strip_regions), text)
-    text = re.sub(r"[\W_]+", " ", text).strip()
-    text = _CJK_SPACE_RE.sub("", text)
-    text = " ".join(ABBREVIATIONS_EN.get(w, w) for w in text.split(" "))
-    text = _strip_branch(text, strip_regions)
-    text = _strip_legal(text)
-    lead_free = _strip_lead_region(text)
+@functools.cache
+def _gap_spans() -> tuple[tuple[int, int], ...]:
+    r"""Return the code point ranges of Python's ``[\W_]`` (text never holds surrogates)."""
+    spans = []
+    for lo, hi in ((0, 0xD800), (0xE000, 0x110000)):
+        chars = np.arange(lo, hi, dtype="<u4").tobytes().decode("utf-32-le")
+        spans += [(lo + m.start(), lo + m.end() - 1) for m in re.finditer(r"[\W_]+", chars)]
+    return tuple(spans)
+
+
+@functools.cache
+def _gap(keep: str = "") -> str:
+    r"""Return Python's ``[\W_]`` less the characters ``keep``, as a class RE2 reads alike."""
+    spans = list(_gap_spans())
+    for code in sorted(map(ord, keep)):
+        spans = [
+            part
+            for lo, hi in spans
+            for part in (((lo, code - 1), (code + 1, hi)) if lo <= code <= hi else ((lo, hi),))
+            if part[0] <= part[1]
+        ]
+    return "[" + "".join(f"\\x{{{lo:X}}}-\\x{{{hi:X}}}" for lo, hi in spans) + "]"
+
+
+def _np(values: pa.Array) -> np.ndarray:
+    """Return a writable NumPy copy of an Arrow array (strings as objects)."""
+    return values.to_numpy(zero_copy_only=False, writable=True)
+
+
+def _where(values: pa.Array, mask: np.ndarray, step) -> pa.Array:
+    """``values`` with ``step`` applied to the entries where ``mask`` is set."""
+    if not mask.any():
+        return values
+    if mask.all():
+        return step(values)
+    chosen = pa.array(mask)
+    return pc.replace_with_mask(values, chosen, step(values.filter(chosen)).cast(values.type))
+
+
+def _until_stable(text: pa.Array, rules: tuple[tuple[str, str], ...]) -> pa.Array:
+    """Apply the (pattern, replacement) rules in turn, again and again, until none matches."""
+    changed = True
+    while changed:
+        changed = False
+        for pattern, replacement in rules:
+            if pc.any(pc.match_substring_regex(text, pattern)).as_py():
+                text = pc.replace_substring_regex(text, pattern, replacement)
+                changed = True
+    return text
+
+
+def _without_spaces(text: pa.Array) -> pa.Array:
+    return pc.replace_substring(text, " ", "")
+
+
+def _strip_brackets(text: pa.Array, strip_regions: bool) -> pa.Array:
+    """Replace each bracket pair by its content between spaces, or by a space if stripped.
+
+    A pair is an opening bracket and the text up to the next bracket, if that one closes it. Its
+    content is stripped when it is a legal form (or, with ``strip_regions``, a region or country
+    word) once its spaces are removed. Other non-word characters are single spaces by now, so
+    each distinct content is decided once; the pairs are first marked (with control characters
+    that are spaces by now too), then the stripped contents replaced, then the others.
+    """
+    pair = f"{_OPEN}({_INSIDE}){_CLOSE}"
+    if not pc.any(pc.match_substring_regex(text, pair)).as_py():
+        return text
+    text = pc.replace_substring_regex(text, pair, "\x02\\1\x03")
+    listed = pc.list_flatten(pc.list_slice(pc.split_pattern(text, "\x02"), 1))
+    contents = pc.unique(pc.replace_substring_regex(listed, "(?s)\x03.*", "")).to_pylist()
+    stripped = [re.escape(c) for c in contents if _strippable(c.replace(" ", ""), strip_regions)]
+    for at in range(0, len(stripped), 500):
+        text = pc.replace_substring_regex(
+            text, f"\x02(?:{'|'.join(stripped[at : at + 500])})\x03", "  "
+        )
+    return pc.replace_substring_regex(text, "\x02([^\x02\x03]*)\x03", r" \1 ")
+
+
+def _strippable(flat: str, strip_regions: bool) -> bool:
+    """Whether a bracketed text (without spaces or symbols) is stripped from a name."""
+    if flat in LEGAL_FORMS or flat in LEGAL_FORMS_EN:
+        return True
+    return strip_regions and (
+        flat in COUNTRY_WORDS or bool(_REGION_ONLY_RE.match(flat)) or flat in _FLAT_REGIONS_EN
+    )
+
+
+def _tidy(base: pa.Array, strip_regions: bool) -> pa.Array:
+    """Symbols, brackets, punctuation and spaces of names that hold more than plain characters."""
+    text = base
+    for old, new in (("&", " and "), ("'", ""), ("’", "")):
+        text = pc.replace_substring(text, old, new)
+    text = pc.replace_substring_regex(text, _gap(_BRACKET_CHARS) + "+", " ")
+    text = _strip_brackets(text, strip_regions)
+    text = pc.utf8_trim(pc.replace_substring_regex(text, _gap() + "+", " "), " ")
+    text = _until_stable(text, _CJK_SPACE_RULES)
+    if pc.any(pc.match_substring_regex(text, _ABBREVIATED)).as_py():
+        text = _until_stable(text, _ABBREVIATION_RULES)
+    return text
+
+
+def _lengths(text: pa.Array, spaced: np.ndarray) -> np.ndarray:
+    """Characters in each text but spaces (only entries marked ``spaced`` may hold a space)."""
+    lengths = _np(pc.utf8_length(text))
+    if spaced.any():
+        lengths[spaced] = _np(pc.utf8_length(_without_spaces(text.filter(pa.array(spaced)))))
+    return lengths
+
+
+def _lead_free(text: pa.Array, spaced: np.ndarray) -> pa.Array:
+    """``text`` without one leading region (a province and a city) if four characters remain."""
+    twice = pc.replace_substring_regex(text, _LEAD_TWO, "")
+    short = _lengths(twice, spaced) < _MIN_REMAINDER
+    if not short.any():
+        return twice
+    rest = text.filter(pa.array(short))
+    once = pc.replace_substring_regex(rest, _LEAD_ONE, "")
+    kept = pc.if_else(pa.array(_lengths(once, spaced[short]) >= _MIN_REMAINDER), once, rest)
+    return pc.replace_with_mask(twice, pa.array(short), kept)
+
+
+class _Texts(NamedTuple):
+    """Distinct names (NFKC, lower case) on their way to cores: one entry per name."""
+
+    base: pa.Array
+    text: pa.Array  # the name stripped of what is not its core (spaces kept)
+    core: pa.Array
+    spaced: np.ndarray  # whether text may hold a space
+    personal: np.ndarray
+    empty: np.ndarray  # stripped to nothing: the core is the key
+
+
+def _texts(base: pa.Array, plain: np.ndarray, strip_regions: bool) -> _Texts:
+    """Cores of NFKC, lower-case names, over the whole column (see :func:`name_core`)."""
+    spaced = ~plain
+    personal = np.zeros(len(base), dtype=bool)
+    short = np.flatnonzero(_lengths(base, spaced) <= _PERSONAL_LENGTH)
+    if len(short):
+        key = _without_spaces(base.take(pa.array(short)))
+        personal[short] = _np(pc.match_substring_regex(key, _PERSONAL_PATTERN))
+    text = _where(base, spaced, lambda t: _tidy(t, strip_regions))
+    branch = np.zeros(len(base), dtype=bool)
+    for form in BRANCH_FORMS:
+        branch |= _np(pc.ends_with(text, form))
+    if branch.any():
+        chosen = pa.array(branch)
+        joined = [_strip_branch(t, strip_regions) for t in text.filter(chosen).to_pylist()]
+        text = pc.replace_with_mask(text, chosen, pa.array(joined, type=text.type))
+    text = pc.replace_substring_regex(text, _LEGAL_END, "")
     if strip_regions:
-        text = lead_free
-    core = text.replace(" ", "")
-    if not core:
-        return _Info(key, key[:2], key[2:], _numerals(key), _regions(base), False)
+        text = _lead_free(text, spaced)
+    # the core: the text without spaces, or the name's key if stripped to nothing or personal
+    empty = _lengths(text, spaced) == 0
+    whole = empty | personal
+    redo = spaced | whole
+    if redo.any():
+        at = pa.array(redo)
+        kept = pc.if_else(pa.array(whole[redo]), base.filter(at), text.filter(at))
+        core = pc.replace_with_mask(text, at, _without_spaces(kept))
+    else:
+        core = text
+    if spaced.any():
+        spaced[spaced] = _np(pc.match_substring(text.filter(pa.array(spaced)), " "))
+    return _Texts(base, text, core, spaced, personal, empty)
+
+
+def _facts(texts: _Texts, strip_regions: bool) -> dict[str, np.ndarray]:
+    """Trade name, rest, numbers and regions of a few names (whose cores are computed)."""
+    text, core, empty, personal = texts.text, texts.core, texts.empty, texts.personal
+    lead_free = text if strip_regions else _lead_free(text, texts.spaced)
     # the trade name: the first Latin word, else the first two characters, after any region
-    m = re.match(r"[a-z0-9]+", lead_free)
-    head = m.group(0) if m else lead_free.replace(" ", "")[:2]
-    at = core.find(head)
-    rest = core[at + len(head) :] if at >= 0 else core[len(head) :]
-    return _Info(core, head, rest, _numerals(core), _regions(text), False)
+    latin = pc.struct_field(pc.extract_regex(lead_free, "^(?P<head>[a-z0-9]+)"), "head")
+    is_latin = pc.is_valid(latin)
+    free = _without_spaces(lead_free)
+    head = pc.if_else(is_latin, latin, pc.utf8_slice_codeunits(free, 0, 2))
+    after_latin = _without_spaces(pc.replace_substring_regex(lead_free, "^[a-z0-9]+", ""))
+    rest = pc.if_else(is_latin, after_latin, pc.utf8_slice_codeunits(free, 2))
+    facts = {"head": _np(head), "rest": _np(rest)}
+    cores = _np(core)
+    if not strip_regions:  # the trade name is found after the region the core still holds
+        for i in np.flatnonzero(_np(pc.not_equal(lead_free, text))):
+            c, h = cores[i], facts["head"][i]
+            at = c.find(h)
+            facts["rest"][i] = c[at + len(h) :] if at >= 0 else c[len(h) :]
+    whole = empty | personal  # the core is the key
+    facts["head"][whole] = [k[:2] for k in cores[whole]]
+    facts["rest"][whole] = [k[2:] for k in cores[whole]]
+    facts["numerals"] = np.full(len(core), "", dtype=object)
+    counted = _np(pc.match_substring_regex(core, f"[{NUMERALS}]"))
+    if counted.any():
+        numbers = pc.replace_substring_regex(core.filter(pa.array(counted)), f"[^{NUMERALS}]", "")
+        facts["numerals"][counted] = _np(numbers)
+    facts["regions"] = _region_keys(pc.if_else(pa.array(empty), texts.base, text))
+    facts["numerals"][personal] = ""
+    facts["regions"][personal] = ""
+    return facts
 
 
-def _bracket(content: str, strip_regions: bool) -> str:
-    flat = re.sub(r"[\W_]+", "", content)
-    if flat in LEGAL_FORMS or flat in _LEGAL_EN:
-        return " "
-    if strip_regions and (
-        flat in COUNTRY_WORDS or _REGION_ONLY_RE.match(flat) or flat in _FLAT_REGIONS_EN
-    ):
-        return " "
-    return f" {content} "
+def _region_keys(text: pa.Array) -> np.ndarray:
+    """Return the region names in each text, sorted and joined by ``|`` (``""`` when none).
+
+    Chinese ones as ``re.findall`` finds them in the text without spaces, Latin ones as words.
+    """
+    found = []
+    flat = _without_spaces(text)
+    rows = np.flatnonzero(_np(pc.match_substring_regex(flat, _ALT)))
+    if len(rows):  # each region is a word, each other character an empty one
+        words = pc.split_pattern(pc.replace_substring_regex(flat.take(rows), *_FIND_REGIONS), "|")
+        found.append(_known_words(rows, words, REGIONS))
+    rows = np.flatnonzero(_np(pc.match_substring_regex(text, _EN_REGION_WORD)))
+    if len(rows):
+        found.append(_known_words(rows, pc.split_pattern(text.take(rows), " "), _FLAT_REGIONS_EN))
+    out = np.full(len(text), "", dtype=object)
+    if found:
+        frame = pd.concat(found).drop_duplicates().sort_values(["row", "region"])
+        joined = frame.groupby("row", sort=False)["region"].agg("|".join)
+        out[joined.index.to_numpy()] = joined.to_numpy()
+    return out
+
+
+def _known_words(rows: np.ndarray, lists: pa.Array, known) -> pd.DataFrame:
+    """Return the words of ``lists`` (one list per row of ``rows``) that are in ``known``."""
+    words = pd.DataFrame(
+        {"row": rows[_np(pc.list_parent_indices(lists))], "region": _np(pc.list_flatten(lists))}
+    )
+    return words[words["region"].isin(list(known))]
 
 
 def _strip_branch(text: str, strip_regions: bool) -> str:
@@ -369,53 +578,162 @@ def _strip_branch(text: str, strip_regions: bool) -> str:
     return parent + label
 
 
-def _strip_legal(text: str) -> str:
-    changed = True
-    while changed and text:
-        changed = False
-        for form in _LEGAL_CN:  # longest first: 有限公司 alone strips to nothing, not to 有限
-            if text.endswith(form):
-                text, changed = text[: -len(form)].rstrip(), True
-                break
-        words = text.split(" ")
-        if words[-1] in _LEGAL_EN:
-            text, changed = " ".join(words[:-1]), True
-    return text
+class _Cores(NamedTuple):
+    """What the matcher knows about each distinct core; position ``i`` is the ``i``-th core in order."""
+
+    core: np.ndarray  # str objects, sorted
+    head: np.ndarray  # the trade name
+    rest: np.ndarray  # the core after the trade name
+    numerals: np.ndarray  # the characters of NUMERALS in the core
+    regions: np.ndarray  # region names left in the name, sorted and joined by "|"; "" when none
+    personal: np.ndarray  # bool: a personal customer
+    length: np.ndarray  # characters in the core
 
 
-def _strip_lead_region(text: str) -> str:
-    """Strip one leading region (a province and a city), if four characters remain."""
-    for stripped in (_lead_region(text, levels=2), _lead_region(text, levels=1)):
-        if len(stripped.replace(" ", "")) >= _MIN_REMAINDER:
-            return stripped
-    return text
+class _Rows(NamedTuple):
+    """A column of names, factorised: what the rows need from the distinct names."""
+
+    codes: np.ndarray  # per row: position of its value in ``values`` (-1 where missing)
+    values: pd.Series  # the distinct values, in the column's dtype
+    shown: pa.Array  # per distinct value: the name as typed (normalize_text), missing if blank
+    core: np.ndarray  # per distinct value: its core's position in ``cores`` (-1 where blank)
+    cores: _Cores
 
 
-def _lead_region(text: str, *, levels: int) -> str:
-    for _ in range(levels):
-        m = _LEAD_REGION_RE.match(text)
-        if m:
-            province = m.group(1) in PROVINCES
-            text = text[m.end() :].lstrip()
-        else:
-            word = next((r for r in _REGIONS_EN if text.startswith(r + " ")), None)
-            if word is None:
-                break
-            province = word in _PROVINCES_EN
-            text = text[len(word) :].lstrip()
-        if not province:
-            break
-    return text
+def _factorize(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """Codes (-1 where missing) and the distinct values, as a Series of the input's dtype."""
+    codes, _ = pd.factorize(values, use_na_sentinel=True)
+    seen = np.maximum.accumulate(np.r_[-1, codes[:-1]]) if len(codes) else codes
+    first = np.flatnonzero(codes > seen)  # codes count up in order of appearance
+    return codes, values.iloc[first].reset_index(drop=True)
 
 
-def _numerals(core: str) -> str:
-    return "".join(c for c in core if c in NUMERALS)
+def _arrow(values: pd.Series) -> pa.Array:
+    array = pa.array(values, from_pandas=True, type=pa.large_string())
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
-def _regions(text: str) -> frozenset:
-    found = set(_FIND_REGION_RE.findall(text.replace(" ", "")))
-    found.update(w for w in text.split(" ") if w in _FLAT_REGIONS_EN)
-    return frozenset(found)
+def _order(values: pa.Array) -> np.ndarray:
+    """Positions that sort ``values`` (distinct strings) as Python sorts them: by code point."""
+    return _np(pc.sort_indices(values))
+
+
+def _order_by(keys: list[np.ndarray], bounds: list[int]) -> np.ndarray:
+    """Positions that sort by ``keys`` (the first most significant), ties in position order.
+
+    Each key holds integers in ``[0, bound)``. NumPy sorts plain integers far faster than it
+    computes an argsort, so the keys are packed with the position into one integer and sorted,
+    a few keys at a time from the least significant (a stable radix sort by key groups).
+    """
+    n = len(keys[0]) if keys else 0
+    order = np.arange(n)
+    if n < 2:
+        return order
+    room = (2**63 - 1) // n
+    stop = len(keys)
+    while stop > 0:
+        start, size = stop - 1, max(bounds[stop - 1], 1)
+        while start > 0 and size * max(bounds[start - 1], 1) <= room:
+            start -= 1
+            size *= max(bounds[start], 1)
+        if size > room:
+            return np.lexsort(keys[::-1])
+        packed = np.zeros(n, dtype=np.int64)
+        for key, bound in zip(keys[start:stop], bounds[start:stop], strict=True):
+            packed = packed * bound + (key if stop == len(keys) else key[order])
+        order = order[np.sort(packed * n + np.arange(n)) % n]
+        stop = start
+    return order
+
+
+def _descending(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """Integer ranks of ``values`` from the largest (0), and the number of distinct values."""
+    code, distinct = pd.factorize(values)
+    rank = np.empty(len(distinct), dtype=np.int64)
+    rank[np.argsort(-distinct, kind="stable")] = np.arange(len(distinct))
+    return rank[code], len(distinct)
+
+
+def _rows(names: pd.Series, strip_regions: bool) -> _Rows:
+    """Factorise ``names`` and find the core of each distinct name, and each core's facts.
+
+    A core's facts come from its smallest name (by ``str``), so they do not depend on the order
+    of the rows; a core whose names are all plain (no space in what remains, not personal) has
+    the same facts whichever name gives them.
+    """
+    codes, values = _factorize(names)
+    if isinstance(values.dtype, pd.StringDtype):
+        # a plain name is already as typed (normalize_text), and NFKC, lower case
+        shown = base = _arrow(values)
+        plain = _np(pc.match_substring_regex(base, _PLAIN))
+        if not plain.all():
+            other, typed = pa.array(~plain), values[~plain]
+            shown = pc.replace_with_mask(shown, other, _arrow(parsing.normalize_text(typed)))
+            lower = parsing.normalize_text(typed, nfkc=True).str.lower()
+            base = pc.replace_with_mask(base, other, _arrow(lower))
+        sort_key = values
+    else:
+        shown = _arrow(parsing.normalize_text(values))
+        as_object = pd.Series(values, dtype="object")
+        base = _arrow(parsing.normalize_text(as_object, nfkc=True).str.lower())
+        plain = np.zeros(len(values), dtype=bool)
+        sort_key = pd.Series([str(v) for v in as_object], dtype="str")
+    valid = _np(base.is_valid())
+    texts = _texts(base.filter(pa.array(valid)), plain[valid], strip_regions)
+
+    # cores, in order
+    encoded = pc.dictionary_encode(texts.core)
+    distinct = encoded.dictionary
+    rank = np.empty(len(distinct), dtype=np.int64)
+    rank[_order(distinct)] = np.arange(len(distinct))
+    core_code = rank[_np(encoded.indices)]
+    n_cores = len(distinct)
+    # each core's name: any name for plain cores, else its smallest name
+    uneven = texts.spaced | texts.personal | texts.empty
+    uneven = np.bincount(core_code, weights=uneven, minlength=n_cores) > 0
+    chosen = np.empty(n_cores, dtype=np.int64)
+    chosen[core_code] = np.arange(len(core_code))
+    if uneven.any():
+        among = np.flatnonzero(uneven[core_code])
+        keys = pd.DataFrame(
+            {"core": core_code[among], "key": sort_key[valid].iloc[among].to_numpy(), "at": among}
+        )
+        smallest = keys.sort_values(["core", "key"], kind="stable").drop_duplicates("core")
+        chosen[smallest["core"].to_numpy()] = smallest["at"].to_numpy()
+    picked = pa.array(chosen)
+    few = _Texts(
+        *(t.take(picked) for t in (texts.base, texts.text, texts.core)),
+        *(t[chosen] for t in (texts.spaced, texts.personal, texts.empty)),
+    )
+    facts = _facts(few, strip_regions)
+    core_strings = _np(few.core)
+    cores = _Cores(
+        core=core_strings,
+        head=facts["head"],
+        rest=facts["rest"],
+        numerals=facts["numerals"],
+        regions=facts["regions"],
+        personal=few.personal,
+        length=_np(pc.utf8_length(few.core)).astype(np.int64),
+    )
+    core = np.full(len(values), -1, dtype=np.int64)
+    core[valid] = core_code
+    return _Rows(codes, values, shown, core, cores)
+
+
+def _text(values: pa.Array | np.ndarray, codes: np.ndarray, index: pd.Index, name: Hashable):
+    """``values[codes]`` as a ``str`` Series (missing where a code is -1)."""
+    if not isinstance(values, pa.Array):
+        values = pa.array(values, type=pa.large_string())
+    taken = values.take(pa.array(codes, mask=codes < 0))
+    return pd.Series(pd.array(taken, dtype="str"), index=index, name=name)
+
+
+def _row_core(names: pd.Series, strip_regions: bool) -> tuple[pd.Series, np.ndarray, _Cores]:
+    """Each row's core (a Series, and positions in the cores), and the facts of the cores."""
+    rows = _rows(names, strip_regions)
+    code = np.append(rows.core, -1)[rows.codes]
+    return _text(rows.cores.core, code, names.index, names.name), code, rows.cores
 
 
 # --- scoring -----------------------------------------------------------------------------------
@@ -432,48 +750,91 @@ def _check_thresholds(threshold: float, review_threshold: float) -> None:
         )
 
 
+# Decisions are coded by their position in DECISIONS (-1: not a pair), reasons in _REASONS.
+_NONE, _SAME, _FUZZY, _REVIEW = -1, 0, 1, 2
+_REASONS = (
+    "equal cores",
+    "personal customer",
+    "numbers differ",
+    "regions differ",
+    "below review threshold",
+    "trade names differ",
+    "below threshold",
+    "short name",
+    "similar cores",
+    "would chain",
+    "different ids",
+    "ambiguous",
+)
+# the decision of each reason _decide gives, in the order it tries them
+_RULES = np.array([_SAME, _NONE, _NONE, _NONE, _NONE, _REVIEW, _REVIEW, _REVIEW, _FUZZY])
+_EQUAL, _CHAIN, _IDS, _AMBIGUOUS = (
+    _REASONS.index(r) for r in ("equal cores", "would chain", "different ids", "ambiguous")
+)
+_NOT_THE_SAME_CODES = [_REASONS.index(r) for r in _NOT_THE_SAME]
+
+
+def _same(left: np.ndarray, right: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Whether ``left[a] == right[b]``, elementwise, through shared integer codes."""
+    if left is right:
+        codes, _ = pd.factorize(left)
+        return codes[a] == codes[b]
+    codes, _ = pd.factorize(np.concatenate([left, right]))
+    return codes[: len(left)][a] == codes[len(left) :][b]
+
+
 def _decide(
-    a: _Info, b: _Info, score: float, threshold: float, review_threshold: float
-) -> tuple[str | None, str]:
-    """Decision and reason for two distinct-or-equal cores with their ratio ``score``."""
-    if a.core == b.core:
-        return "same_core", "equal cores"
-    if a.personal or b.personal:
-        return None, "personal customer"
-    if a.numerals != b.numerals:
-        return None, "numbers differ"
-    if a.regions and b.regions and a.regions != b.regions:
-        return None, "regions differ"
-    if score < review_threshold:
-        return None, "below review threshold"
-    if a.head != b.head:
-        return "review", "trade names differ"
-    if score < threshold:
-        return "review", "below threshold"
-    if min(len(a.core), len(b.core)) < MIN_FUZZY_LENGTH:
-        return "review", "short name"
-    return "fuzzy", "similar cores"
+    left: _Cores,
+    right: _Cores,
+    a: np.ndarray,
+    b: np.ndarray,
+    score: np.ndarray,
+    threshold: float,
+    review_threshold: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Decision and reason codes for the cores ``left[a]`` and ``right[b]`` scoring ``score``."""
+    conditions = [
+        _same(left.core, right.core, a, b),
+        left.personal[a] | right.personal[b],
+        ~_same(left.numerals, right.numerals, a, b),
+        (left.regions[a] != "")
+        & (right.regions[b] != "")
+        & ~_same(left.regions, right.regions, a, b),
+        score < review_threshold,
+        ~_same(left.head, right.head, a, b),
+        score < threshold,
+        np.minimum(left.length[a], right.length[b]) < MIN_FUZZY_LENGTH,
+    ]
+    reason = np.select(conditions, np.arange(len(conditions)), len(conditions))
+    return _RULES[reason], reason
 
 
-def _block_keys(info: _Info) -> list[tuple]:
-    keys = [("head", info.head)]
-    if info.rest and len(info.core) >= MIN_FUZZY_LENGTH:
-        keys.append(("first", info.rest, info.head[0]))
-        keys.append(("last", info.rest, info.head[-1]))
-    return keys
+def _blocks(cores: _Cores, members: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Every (block, member) of ``members``: arrays kind, key, character and member.
+
+    A block is a trade name (kind 0), or the rest after the trade name with the trade name's
+    first (kind 1) or last (kind 2) character.
+    """
+    members = members[~cores.personal[members]]
+    more = members[(cores.rest[members] != "") & (cores.length[members] >= MIN_FUZZY_LENGTH)]
+    heads = cores.head[more].tolist()
+    kind = np.repeat([0, 1, 2], [len(members), len(more), len(more)])
+    key = np.concatenate([cores.head[members], cores.rest[more], cores.rest[more]])
+    char = np.array(
+        [""] * len(members) + [h[:1] for h in heads] + [h[-1:] for h in heads], dtype=object
+    )
+    return kind, key, char, np.concatenate([members, more, more])
 
 
-def _blocks(infos: list[_Info]) -> dict[tuple, list[int]]:
-    blocks: dict[tuple, list[int]] = {}
-    for i, info in enumerate(infos):
-        if info.personal:
-            continue
-        for key in _block_keys(info):
-            blocks.setdefault(key, []).append(i)
-    return blocks
+def _block_ids(kind: np.ndarray, key: np.ndarray, char: np.ndarray) -> np.ndarray:
+    """Return a number for each distinct block (kind, key, char)."""
+    key_code, keys = pd.factorize(key)
+    char_code, chars = pd.factorize(char)
+    return pd.factorize((kind * max(len(keys), 1) + key_code) * max(len(chars), 1) + char_code)[0]
 
 
 _CHUNK = 2_000_000  # cells of one score matrix computed at a time
+_SMALL = 6  # blocks up to this size are scored pair by pair: cheaper than a matrix call
 
 
 def _scores(left: list[str], right: list[str], cutoff: float) -> np.ndarray:
@@ -492,67 +853,118 @@ def _scores(left: list[str], right: list[str], cutoff: float) -> np.ndarray:
     return np.vstack(parts)
 
 
-def _pairs_within(infos: list[_Info], cutoff: float) -> tuple[dict[tuple[int, int], float], int]:
-    """Scores ≥ cutoff between distinct cores sharing a block, and the number of comparisons."""
-    found: dict[tuple[int, int], float] = {}
-    comparisons = 0
-    for _, members in sorted(_blocks(infos).items()):
-        n = len(members)
-        if n < 2:
-            continue
-        comparisons += n * (n - 1) // 2
-        cores = [infos[i].core for i in members]
-        matrix = np.triu(_scores(cores, cores, cutoff), k=1)
-        for r, c in zip(*np.nonzero(matrix), strict=True):
-            a, b = sorted((members[r], members[c]))
-            found[(a, b)] = float(matrix[r, c])
-    return found, comparisons
+def _unique_pairs(parts: list[tuple[np.ndarray, ...]], n: int) -> tuple[np.ndarray, ...]:
+    """Concatenate (a, b, score) parts, keeping each (a, b) once."""
+    if not parts:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
+    a, b, score = (np.concatenate(p) for p in zip(*parts, strict=True))
+    first = ~pd.Series(a * max(n, 1) + b).duplicated().to_numpy()
+    return a[first], b[first], score[first]
 
 
-def _pairs_between(
-    left: list[_Info], right: list[_Info], cutoff: float
-) -> tuple[dict[tuple[int, int], float], int]:
-    """Scores ≥ cutoff between cores of ``left`` and ``right`` sharing a block."""
-    found: dict[tuple[int, int], float] = {}
-    comparisons = 0
-    right_blocks = _blocks(right)
-    for key, members in sorted(_blocks(left).items()):
-        others = right_blocks.get(key)
-        if not others:
-            continue
-        comparisons += len(members) * len(others)
-        matrix = _scores([left[i].core for i in members], [right[j].core for j in others], cutoff)
-        for r, c in zip(*np.nonzero(matrix), strict=True):
-            found[(members[r], others[c])] = float(matrix[r, c])
-    return found, comparisons
+def _pairs_within(cores: _Cores, cutoff: float):
+    """Scores ≥ cutoff between distinct cores sharing a block, and the number of comparisons.
+
+    Returns ``(a, b, score, comparisons)`` with core positions ``a < b``, each pair once.
+    """
+    kind, key, char, member = _blocks(cores, np.arange(len(cores.core)))
+    block = _block_ids(kind, key, char)
+    sizes = np.bincount(block) if len(block) else np.zeros(0, dtype=np.int64)
+    comparisons = int((sizes * (sizes - 1) // 2).sum())
+    keep = sizes[block] >= 2
+    block, member, kind = block[keep], member[keep], kind[keep]
+    order = np.lexsort((member, block))
+    block, member, kind = block[order], member[order], kind[order]
+    starts = np.flatnonzero(np.r_[True, np.diff(block) != 0]) if len(block) else block
+    ends = np.r_[starts[1:], len(block)]
+    names = cores.core[member].tolist()
+    # small blocks: every pair of positions (i < j), scored one by one
+    small = ends - starts <= _SMALL
+    i, j = _pairs_in(starts[small], ends[small])
+    score = np.array(
+        [
+            fuzz.ratio(names[x], names[y], score_cutoff=cutoff)
+            for x, y in zip(i.tolist(), j.tolist(), strict=True)
+        ],
+        dtype=np.float64,
+    )
+    found = score > 0
+    rows, cols, scores = [i[found]], [j[found]], [score[found]]
+    # larger blocks: a score matrix each; those of one size are then read together
+    big = ~small
+    for size in np.unique(ends[big] - starts[big]).tolist():
+        at = starts[big][ends[big] - starts[big] == size]
+        matrices = np.stack(
+            [_scores(names[lo : lo + size], names[lo : lo + size], cutoff) for lo in at.tolist()]
+        )
+        k, r, c = np.nonzero(np.triu(matrices, k=1))  # members ascend within a block: a < b
+        rows.append(at[k] + r)
+        cols.append(at[k] + c)
+        scores.append(matrices[k, r, c])
+    i, j, score = (np.concatenate(x) for x in (rows, cols, scores))
+    a, b = member[i], member[j]
+    # a pair in two blocks is kept in the first: the same trade name (kind 0), the same first
+    # character (kind 1), the same last one (kind 2)
+    head = pd.factorize(cores.head)[0]
+    first = pd.factorize(np.array([h[:1] for h in cores.head.tolist()], dtype=object))[0]
+    again = ((kind[i] >= 1) & (head[a] == head[b])) | ((kind[i] == 2) & (first[a] == first[b]))
+    return a[~again], b[~again], score[~again], comparisons
+
+
+def _pairs_in(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair of positions ``i < j`` within each range ``starts[k]:ends[k]``."""
+    sizes = ends - starts
+    i_parts, j_parts = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+    for size in np.unique(sizes[sizes >= 2]).tolist():
+        at = starts[sizes == size]
+        iu, ju = np.triu_indices(size, 1)
+        i_parts.append((at[:, None] + iu).ravel())
+        j_parts.append((at[:, None] + ju).ravel())
+    return np.concatenate(i_parts), np.concatenate(j_parts)
+
+
+def _pairs_between(left: _Cores, lefts: np.ndarray, right: _Cores, rights: np.ndarray, cutoff):
+    """Scores ≥ cutoff between ``left[lefts]`` and ``right[rights]`` sharing a block.
+
+    Returns ``(a, b, score, comparisons)`` with positions in ``left`` and ``right``.
+    """
+    *keys_l, member_l = _blocks(left, lefts)
+    *keys_r, member_r = _blocks(right, rights)
+    block = _block_ids(*(np.concatenate(k) for k in zip(keys_l, keys_r, strict=True)))
+    kind_l = keys_l[0]
+    pairs = pd.DataFrame({"block": block[: len(kind_l)], "a": member_l}).merge(
+        pd.DataFrame({"block": block[len(kind_l) :], "b": member_r}), on="block"
+    )
+    parts = []
+    for _, found in pairs.groupby("block", sort=False):
+        a, b = np.unique(found["a"].to_numpy()), np.unique(found["b"].to_numpy())
+        matrix = _scores(left.core[a].tolist(), right.core[b].tolist(), cutoff)
+        rows, cols = np.nonzero(matrix)
+        parts.append((a[rows], b[cols], matrix[rows, cols]))
+    return (*_unique_pairs(parts, len(right.core)), len(pairs))
 
 
 # --- pairs and groups --------------------------------------------------------------------------
 
 
 class _Prepared(NamedTuple):
-    """A customer list ready for matching."""
+    """A customer list ready for matching. Customers (units) and cores are positions."""
 
-    units: pd.DataFrame  # per input row: unit, explicit, core
-    infos: list[_Info]  # one per distinct core, sorted by core
-    per: pd.DataFrame  # one row per (core, unit): core, unit, name, explicit; sorted
-    rep: dict[str, str]  # core -> representative unit (smallest explicit id, else smallest id)
-    name_of: dict[tuple[str, str], str]  # (unit, core) -> a name of that unit with that core
-
-
-def _row_infos(names: pd.Series, strip_regions: bool) -> tuple[pd.Series, dict[str, _Info]]:
-    """Each row's core, and one info per core (from the core's smallest name: deterministic)."""
-    codes, distinct = pd.factorize(names, use_na_sentinel=True)
-    infos = _infos(pd.Series(distinct, dtype="object"), strip_regions=strip_regions)
-    cores = np.array([i.core if i is not None else None for i in infos] + [None], dtype=object)
-    core = pd.Series(cores[np.where(codes < 0, len(infos), codes)], index=names.index)
-    info_of: dict[str, _Info] = {}
-    for _, info in sorted(
-        ((str(v), i) for v, i in zip(distinct, infos, strict=True) if i is not None),
-        key=lambda t: t[0],
-    ):
-        info_of.setdefault(info.core, info)
-    return core.astype("str").where(core.notna()).rename(names.name), info_of
+    index: pd.Index
+    core: pd.Series  # per input row: its core
+    row_unit: np.ndarray  # per input row: its unit (-1 where it has neither id nor name)
+    cores: _Cores
+    units: pa.Array  # the units' ids, sorted
+    explicit: np.ndarray  # per unit: whether it is an explicit id
+    # one entry per (core, unit): by core, explicit ids first, then by unit
+    per_core: np.ndarray
+    per_unit: np.ndarray
+    start: np.ndarray  # per core: its first entry (and the number of entries at the end)
+    # the entries again, in order of id (then core), as the pair table reads them
+    at: np.ndarray  # per entry: its position in that order
+    id_units: pa.Array
+    id_names: pa.Array  # the smallest name of the unit with the core, as typed
+    id_cores: pa.Array
 
 
 def _derived_ids(names: pd.Series) -> pd.Series:
@@ -564,59 +976,159 @@ def _derived_ids(names: pd.Series) -> pd.Series:
 
 def _prepare(names: pd.Series, ids: pd.Series | None, strip_regions: bool) -> _Prepared:
     names = _as_series(names, "names")
-    display = parsing.normalize_text(names)
-    derived = _derived_ids(names).where(display.notna())
-    if ids is None:
-        explicit = pd.Series(pd.NA, index=names.index, dtype="str")
-    else:
+    if ids is not None:
         ids = _as_series(ids, "ids")
         if not ids.index.equals(names.index):
             raise ParameterError("ids must have the same index as names")
-        explicit = parsing.normalize_text(ids, nfkc=True)
-    core, info_of = _row_infos(names, strip_regions)
-    units = pd.DataFrame(
-        {
-            "unit": explicit.fillna(derived),
-            "explicit": explicit.notna(),
-            "name": display,
-            "core": core,
-        },
+    rows = _rows(names, strip_regions)
+    row_core = np.append(rows.core, -1)[rows.codes]
+    named = np.append(_np(rows.shown.is_valid()), False)[rows.codes]
+
+    # units: the explicit id, else the id derived from the name
+    id_strings = pd.Series([], dtype="str")
+    row_id = np.full(len(names), -1, dtype=np.int64)
+    if ids is not None:
+        id_codes, distinct_ids = _factorize(ids)
+        normal = parsing.normalize_text(distinct_ids, nfkc=True)
+        if _unchanged(distinct_ids, normal):  # distinct already: no need to count them again
+            normal_code, id_strings = np.arange(len(normal)), normal
+        else:
+            normal_code, id_strings = pd.factorize(normal)
+        row_id = np.append(normal_code, -1)[id_codes]
+    is_id = row_id >= 0
+    need = np.flatnonzero(~is_id & named)
+    derived_code, derived = pd.factorize(_derived_ids(names.iloc[need]))
+    id_strings, derived = _arrow(pd.Series(id_strings)), _arrow(pd.Series(derived))
+    units = pa.concat_arrays([id_strings, derived])
+    if pc.any(pc.is_in(id_strings, value_set=derived)).as_py():  # an id spelled like a derived one
+        unit_code, units = pd.factorize(pd.Series(pd.array(units, dtype="str")))
+        units = _arrow(pd.Series(units))
+    else:
+        unit_code = np.arange(len(units))
+    unit_order = _order(units)
+    rank = np.empty(len(units), dtype=np.int64)
+    rank[unit_order] = np.arange(len(units))
+    unit_rank = rank[unit_code]
+    row_unit = np.full(len(names), -1, dtype=np.int64)
+    row_unit[is_id] = unit_rank[row_id[is_id]]
+    has = derived_code >= 0
+    row_unit[need[has]] = unit_rank[len(id_strings) + derived_code[has]]
+    explicit = np.zeros(len(units), dtype=bool)
+    explicit[row_unit[is_id]] = True
+
+    # one entry per (core, unit): whether a row has an explicit id, and the smallest name
+    both = (row_unit >= 0) & (row_core >= 0)
+    n_units = max(len(units), 1)
+    key = row_core[both] * n_units + row_unit[both]
+    by_key = _order_by([key], [(len(rows.cores.core) + 1) * n_units])
+    sorted_key = key[by_key]
+    new = np.r_[True, sorted_key[1:] != sorted_key[:-1]] if len(key) else np.zeros(0, dtype=bool)
+    pair = sorted_key[new]
+    entry = np.empty(len(key), dtype=np.int64)
+    entry[by_key] = np.cumsum(new) - 1
+    per_core, per_unit = pair // n_units, pair % n_units
+    per_explicit = np.bincount(entry, weights=is_id[both], minlength=len(pair)) > 0
+    name = _smallest_names(entry, rows.codes[both], rows.shown, len(pair))
+    n_cores = len(rows.cores.core)
+    order = _order_by([per_core, ~per_explicit, per_unit], [n_cores, 2, n_units])
+    per_core, per_unit, name = per_core[order], per_unit[order], name[order]
+    by_id = _order_by([per_unit, per_core], [n_units, max(n_cores, 1)])
+    at = np.empty_like(by_id)
+    at[by_id] = np.arange(len(by_id))
+    units = units.take(pa.array(unit_order))
+    cores = pa.array(rows.cores.core, type=pa.large_string())
+    return _Prepared(
         index=names.index,
+        core=_text(cores, row_core, names.index, "core"),
+        row_unit=row_unit,
+        cores=rows.cores,
+        units=units,
+        explicit=explicit,
+        per_core=per_core,
+        per_unit=per_unit,
+        start=np.searchsorted(per_core, np.arange(n_cores + 1)),
+        at=at,
+        id_units=units.take(pa.array(per_unit[by_id])),
+        id_names=rows.shown.take(pa.array(name[by_id])),
+        id_cores=cores.take(pa.array(per_core[by_id])),
     )
-    per = (
-        units.dropna(subset=["unit", "core"])
-        .groupby(["core", "unit"], sort=True)
-        .agg(name=("name", "min"), explicit=("explicit", "max"))
-        .reset_index()
-        .sort_values(["core", "explicit", "unit"], ascending=[True, False, True], kind="stable")
-        .reset_index(drop=True)
-    )
-    firsts = per.drop_duplicates("core")
-    rep = dict(zip(firsts["core"], firsts["unit"], strict=True))
-    name_of = dict(zip(zip(per["unit"], per["core"], strict=True), per["name"], strict=True))
-    infos = [info_of[c] for c in sorted(info_of)]
-    return _Prepared(units, infos, per, rep, name_of)
 
 
-def _pair_frame(records: list[tuple], name_of: dict[tuple[str, str], str]) -> pd.DataFrame:
-    """Pairs (unit_a, unit_b, core_a, core_b, score, decision, reason) as a sorted pair table."""
-    rows = []
-    for a, b, ca, cb, score, decision, reason in records:
-        if b < a:
-            a, b, ca, cb = b, a, cb, ca
-        rows.append((a, b, name_of[(a, ca)], name_of[(b, cb)], ca, cb, score, decision, reason))
-    frame = pd.DataFrame(rows, columns=list(PAIR_COLUMNS))
-    frame["score"] = frame["score"].astype("float64")
-    for col in PAIR_COLUMNS:
-        if col != "score":
-            frame[col] = frame[col].astype("str")
-    order = frame["decision"].map({d: i for i, d in enumerate(DECISIONS)})
-    frame = frame.assign(_order=order).sort_values(
-        ["_order", "score", "left_id", "right_id", "left_core", "right_core"],
-        ascending=[True, False, True, True, True, True],
-        kind="stable",
+def _unchanged(values: pd.Series, normal: pd.Series) -> bool:
+    """Whether text ``values`` are all present and equal to ``normal``."""
+    return (
+        isinstance(values.dtype, pd.StringDtype)
+        and bool(normal.notna().all())
+        and pc.all(pc.equal(_arrow(values), _arrow(normal))).as_py() is not False
     )
-    return frame.drop(columns="_order").reset_index(drop=True)
+
+
+def _smallest_names(entry: np.ndarray, value: np.ndarray, shown: pa.Array, n: int) -> np.ndarray:
+    """Per entry, the value (position in ``shown``) whose name is smallest among its rows."""
+    low = np.full(n, len(shown), dtype=np.int64)
+    high = np.full(n, -1, dtype=np.int64)
+    np.minimum.at(low, entry, value)
+    np.maximum.at(high, entry, value)
+    several = low != high
+    if several.any():  # several names: compare them
+        rows = several[entry]
+        names = pd.DataFrame({"entry": entry[rows], "value": value[rows]}).drop_duplicates()
+        names["name"] = _np(shown.take(pa.array(names["value"].to_numpy())))
+        smallest = names.sort_values(["entry", "name"], kind="stable").drop_duplicates("entry")
+        low[smallest["entry"].to_numpy()] = smallest["value"].to_numpy()
+    return low
+
+
+def _records(ea, eb, score, decision, reason) -> tuple[np.ndarray, ...]:
+    """Pair records between entries ``ea`` and ``eb``, scalars spread to their length."""
+    n = len(ea)
+    return tuple(np.broadcast_to(np.asarray(x), (n,)) for x in (ea, eb, score, decision, reason))
+
+
+def _pair_order(decision, score, a, b, cores, n_units: int, n_cores: int) -> np.ndarray:
+    """Order by decision, score (descending), ids, then ``cores`` (needed when a unit has several)."""
+    rank, n_scores = _descending(score)
+    keys, bounds = [decision, rank, a, b], [len(DECISIONS), n_scores, n_units, n_units]
+    if cores is not None:
+        keys, bounds = [*keys, *cores], [*bounds, n_cores, n_cores]
+    return _order_by(keys, bounds)
+
+
+def _pair_frame(prep: _Prepared, records: list[tuple[np.ndarray, ...]]) -> pd.DataFrame:
+    """Pair records (entry_a, entry_b, score, decision, reason) as a sorted pair table."""
+    ea, eb, score, decision, reason = (
+        np.concatenate([np.zeros(0, dtype=np.int64), *(r[i] for r in records)]) for i in range(5)
+    )
+    score = score.astype(np.float64)
+    a, b = prep.per_unit[ea], prep.per_unit[eb]
+    swap = b < a  # the smaller id on the left
+    ea, eb, a, b = (
+        np.where(swap, eb, ea),
+        np.where(swap, ea, eb),
+        np.minimum(a, b),
+        np.maximum(a, b),
+    )
+    two_cores = (np.bincount(prep.per_unit, minlength=1) > 1).any()  # a unit with two cores
+    cores = (prep.per_core[ea], prep.per_core[eb]) if two_cores else None
+    order = _pair_order(decision, score, a, b, cores, len(prep.units), len(prep.cores.core))
+    left, right = pa.array(prep.at[ea[order]]), pa.array(prep.at[eb[order]])
+
+    def text(values: pa.Array, where: pa.Array) -> pd.api.extensions.ExtensionArray:
+        return pd.array(values.take(where), dtype="str")
+
+    return pd.DataFrame(
+        {
+            "left_id": text(prep.id_units, left),
+            "right_id": text(prep.id_units, right),
+            "left_name": text(prep.id_names, left),
+            "right_name": text(prep.id_names, right),
+            "left_core": text(prep.id_cores, left),
+            "right_core": text(prep.id_cores, right),
+            "score": score[order],
+            "decision": text(pa.array(DECISIONS), pa.array(decision[order])),
+            "reason": text(pa.array(_REASONS), pa.array(reason[order])),
+        }
+    )
 
 
 def match_names(
@@ -679,46 +1191,266 @@ def match_names(
     """
     _check_thresholds(threshold, review_threshold)
     prep = _prepare(names, ids, strip_regions)
-    per = prep.per
-    others = per[per["unit"].to_numpy() != per["core"].map(prep.rep).to_numpy()]
-    records = [
-        (prep.rep[c], u, c, c, 100.0, "same_core", "equal cores")
-        for c, u in zip(others["core"], others["unit"], strict=True)
-    ]
-    found, comparisons = _pairs_within(prep.infos, review_threshold)
-    for (a, b), score in sorted(found.items()):
-        ia, ib = prep.infos[a], prep.infos[b]
-        decision, reason = _decide(ia, ib, score, threshold, review_threshold)
-        if decision is not None:
-            records.append(
-                (prep.rep[ia.core], prep.rep[ib.core], ia.core, ib.core, score, decision, reason)
-            )
-    out = _pair_frame(records, prep.name_of)
-    out.attrs.update(comparisons=comparisons, cores=len(prep.infos))
+    entry = np.arange(len(prep.per_core))
+    first = prep.start[prep.per_core]
+    later = entry != first  # every customer of a core but its first
+    records = [_records(first[later], entry[later], 100.0, _SAME, _EQUAL)]
+    a, b, score, comparisons = _pairs_within(prep.cores, review_threshold)
+    decision, reason = _decide(prep.cores, prep.cores, a, b, score, threshold, review_threshold)
+    kept = decision != _NONE
+    records.append(
+        _records(
+            prep.start[a[kept]], prep.start[b[kept]], score[kept], decision[kept], reason[kept]
+        )
+    )
+    out = _pair_frame(prep, records)
+    out.attrs.update(comparisons=comparisons, cores=len(prep.cores.core))
     return out
 
 
-class _Components:
-    """Union-find over customers that tracks each component's cores and explicit ids."""
+def _equal_cores(prep: _Prepared, merge_ids: bool) -> tuple[np.ndarray, list[tuple]]:
+    """Step 1: customers sharing a core join the core's first one, unless two ids would merge.
 
-    def __init__(self, explicit: dict[str, bool], cores: dict[str, set[str]]):
-        self.parent = {u: u for u in explicit}
-        self.cores = {u: set(cores.get(u, ())) for u in explicit}
-        self.explicit = {u: int(e) for u, e in explicit.items()}
+    Returns each unit's component (a unit naming it) and the pair records. A core none of whose
+    customers shares another core with a customer is decided at once; cores tied to others
+    through a customer are replayed one by one, in core order, as their decisions interact.
+    """
+    per_core, per_unit, start = prep.per_core, prep.per_unit, prep.start
+    label = np.arange(len(prep.explicit))
+    records: list[tuple] = []
+    multi = np.diff(start)[per_core] >= 2  # entries of cores with several customers
+    shared = np.bincount(per_unit[multi], minlength=len(label)) >= 2
+    tied = np.zeros(len(start) - 1, dtype=bool)
+    tied[per_core[multi & shared[per_unit]]] = True
 
-    def find(self, u: str) -> str:
-        while self.parent[u] != u:
-            self.parent[u] = self.parent[self.parent[u]]
-            u = self.parent[u]
+    entries = np.flatnonzero(multi & ~tied[per_core])
+    core, unit = per_core[entries], per_unit[entries]
+    is_id = prep.explicit[unit]
+    ids_here = np.bincount(core, weights=is_id, minlength=len(tied))
+    apart = np.zeros(len(entries), dtype=bool) if merge_ids else ids_here[core] >= 2
+    # every customer joins the core's first one
+    joins = ~apart
+    later = joins & (entries != start[core])
+    records.append(_records(start[core][later], entries[later], 100.0, _SAME, _EQUAL))
+    label[unit[joins]] = per_unit[start[core[joins]]]
+    # two ids or more: customers without an id join each other, and none of the ids
+    firsts = []
+    for mask in (apart & ~is_id, apart & is_id):
+        these = entries[mask]
+        first_core, first_at = np.unique(per_core[these], return_index=True)
+        lead = np.full(len(tied), -1)
+        lead[first_core] = these[first_at]
+        rest = np.ones(len(these), dtype=bool)
+        rest[first_at] = False
+        firsts.append((lead, these[rest]))
+    (derived_lead, derived_rest), (id_lead, id_rest) = firsts
+    label[per_unit[derived_rest]] = per_unit[derived_lead[per_core[derived_rest]]]
+    records.append(
+        _records(derived_lead[per_core[derived_rest]], derived_rest, 100.0, _SAME, _EQUAL)
+    )
+    records.append(_records(id_lead[per_core[id_rest]], id_rest, 100.0, _REVIEW, _IDS))
+    both = np.flatnonzero((id_lead >= 0) & (derived_lead >= 0))
+    records.append(_records(id_lead[both], derived_lead[both], 100.0, _REVIEW, _AMBIGUOUS))
+
+    if tied.any():
+        records.extend(_replay_equal_cores(prep, np.flatnonzero(tied), label, merge_ids))
+    return label, records
+
+
+def _replay_equal_cores(prep: _Prepared, cores: np.ndarray, label: np.ndarray, merge_ids: bool):
+    """Step 1 for cores tied to others through a customer, one core at a time, in core order.
+
+    Sets ``label`` of their units; returns the pair records.
+    """
+    explicit = prep.explicit
+    parent: dict[int, int] = {}
+    count: dict[int, int] = {}
+
+    def find(u: int) -> int:
+        while parent.get(u, u) != u:
+            parent[u] = parent.get(parent[u], parent[u])
+            u = parent[u]
         return u
 
-    def union(self, a: str, b: str) -> None:
+    def ids_in(root: int) -> int:
+        return count.get(root, int(explicit[root]))
+
+    def union(a: int, b: int) -> None:
+        ra, rb = sorted((find(a), find(b)))
+        if ra != rb:
+            count[ra] = ids_in(ra) + ids_in(rb)
+            parent[rb] = ra
+
+    def allowed(a: int, b: int) -> bool:
+        ra, rb = find(a), find(b)
+        return merge_ids or ra == rb or ids_in(ra) + ids_in(rb) <= 1
+
+    rows: list[tuple] = []
+    touched: set[int] = set()
+    for core in cores.tolist():
+        entries = range(prep.start[core], prep.start[core + 1])
+        unit = dict(zip(entries, prep.per_unit[entries.start : entries.stop].tolist(), strict=True))
+        touched.update(unit.values())
+        ids_here = [e for e in entries if explicit[unit[e]]]
+        if not merge_ids and len(ids_here) >= 2:
+            derived = [e for e in entries if not explicit[unit[e]]]
+            for e in derived[1:]:
+                union(unit[derived[0]], unit[e])
+                rows.append((derived[0], e, 100.0, _SAME, _EQUAL))
+            for e in ids_here[1:]:
+                rows.append((ids_here[0], e, 100.0, _REVIEW, _IDS))
+            if derived:
+                rows.append((ids_here[0], derived[0], 100.0, _REVIEW, _AMBIGUOUS))
+            continue
+        first = entries[0]
+        for e in entries[1:]:
+            if allowed(unit[first], unit[e]):
+                union(unit[first], unit[e])
+                rows.append((first, e, 100.0, _SAME, _EQUAL))
+            else:
+                rows.append((first, e, 100.0, _REVIEW, _IDS))
+    for u in touched:
+        label[u] = find(u)
+    return [tuple(np.array(col) for col in zip(*rows, strict=True))] if rows else []
+
+
+class _Merges:
+    """Union-find over the components of step 1, with their explicit ids and cores.
+
+    ``label`` names each unit's component (by a unit); only components that similarity touches
+    are tracked, in Python.
+    """
+
+    def __init__(self, prep: _Prepared, label: np.ndarray):
+        self.prep, self.label = prep, label
+        self.entry_label = label[prep.per_unit]
+        self.explicit = np.bincount(label, weights=prep.explicit, minlength=len(label))
+        # per core, before any union: the component of its first customer, and whether all its
+        # customers are in that one
+        self.first_label = self.entry_label[prep.start[:-1]]
+        self.one = np.ones(len(self.first_label), dtype=bool)
+        self.one[prep.per_core[self.entry_label != self.first_label[prep.per_core]]] = False
+        self.parent: dict[int, int] = {}
+        self.counts: dict[int, int] = {}
+        self.core_sets: dict[int, set[int]] = {}
+        self._by_label: np.ndarray | None = None
+
+    def find(self, x: int) -> int:
+        parent = self.parent
+        while parent.get(x, x) != x:
+            parent[x] = parent.get(parent[x], parent[x])
+            x = parent[x]
+        return x
+
+    def roots(self, core: int) -> set[int]:
+        """Return the components holding the customers of ``core``."""
+        lo, hi = self.prep.start[core], self.prep.start[core + 1]
+        return {self.find(x) for x in self.entry_label[lo:hi].tolist()}
+
+    def explicit_ids(self, root: int) -> int:
+        return self.counts.get(root, int(self.explicit[root]))
+
+    def cores(self, root: int) -> set[int]:
+        """Return the cores of the customers in a component."""
+        if root not in self.core_sets:  # not merged here: as step 1 left it
+            if self._by_label is None:
+                self._by_label = np.argsort(self.entry_label, kind="stable")
+            order = self._by_label
+            lo, hi = np.searchsorted(self.entry_label, [root, root + 1], sorter=order)
+            self.core_sets[root] = set(self.prep.per_core[order[lo:hi]].tolist())
+        return self.core_sets[root]
+
+    def union(self, a: int, b: int) -> None:
         ra, rb = sorted((self.find(a), self.find(b)))
-        if ra == rb:
-            return
-        self.parent[rb] = ra
-        self.cores[ra] |= self.cores.pop(rb)
-        self.explicit[ra] += self.explicit.pop(rb)
+        if ra != rb:
+            self.core_sets[ra] = self.cores(ra) | self.cores(rb)
+            self.counts[ra] = self.explicit_ids(ra) + self.explicit_ids(rb)
+            self.parent[rb] = ra
+
+    def merged(self) -> list[int]:
+        """Return the components that took part in a union."""
+        return sorted({*self.parent, *map(self.find, self.parent)})
+
+    def final(self) -> np.ndarray:
+        """Each unit's component after the unions."""
+        relabel = np.arange(len(self.label))
+        for x in list(self.parent):
+            relabel[x] = self.find(x)
+        return relabel[self.label]
+
+
+def _similar_cores(merges: _Merges, pairs, *, threshold, review_threshold, linkage, merge_ids):
+    """Step 2, in order: merge ``fuzzy`` pairs where allowed; record what merged or needs review.
+
+    Until the first pair that may merge two components, nothing changes: those pairs are decided
+    at once. From there on, one pair at a time.
+    """
+    start, cores = merges.prep.start, merges.prep.cores
+    a, b, score, decision, reason = pairs
+    first, one = merges.first_label, merges.one
+    together = one[a] & one[b] & (first[a] == first[b])  # one customer already
+    fuzzy = (decision == _FUZZY) & ~together
+    several = fuzzy & ~(one[a] & one[b])
+    ids = merges.explicit[first[a]] + merges.explicit[first[b]]
+    apart = fuzzy & ~several & ~(merge_ids | (first[a] == first[b]) | (ids <= 1))
+    may_merge = np.flatnonzero(fuzzy & ~several & ~apart)
+    stop = may_merge[0] if len(may_merge) else len(a)
+    now = np.flatnonzero(~(together & (decision == _REVIEW))[:stop])
+    out = [
+        (
+            start[a[now]], start[b[now]], score[now],
+            np.where(several | apart, _REVIEW, decision)[now],
+            np.select([several, apart], [_AMBIGUOUS, _IDS], reason)[now],
+        )
+    ]  # fmt: skip
+    rest = []
+    for ca, cb, score, decision, reason in zip(*(p[stop:].tolist() for p in pairs), strict=True):
+        roots_a, roots_b = merges.roots(ca), merges.roots(cb)
+        if roots_a == roots_b and len(roots_a) == 1:
+            if decision == _REVIEW:
+                continue  # already one customer (through an id): nothing to decide
+        elif decision == _FUZZY:
+            ra = merges.find(int(merges.entry_label[start[ca]]))
+            rb = merges.find(int(merges.entry_label[start[cb]]))
+            if len(roots_a) > 1 or len(roots_b) > 1:
+                decision, reason = _REVIEW, _AMBIGUOUS
+            elif not (
+                merge_ids or ra == rb or merges.explicit_ids(ra) + merges.explicit_ids(rb) <= 1
+            ):
+                decision, reason = _REVIEW, _IDS
+            elif linkage == "complete" and not _all_fuzzy(
+                cores, merges.cores(ra), merges.cores(rb), (ca, cb, score),
+                threshold, review_threshold,
+            ):  # fmt: skip
+                decision, reason = _REVIEW, _CHAIN
+            else:
+                merges.union(ra, rb)
+        rest.append((start[ca], start[cb], score, decision, reason))
+    if rest:
+        out.append(tuple(np.array(col) for col in zip(*rest, strict=True)))
+    return out
+
+
+def _all_fuzzy(
+    cores: _Cores,
+    left: set[int],
+    right: set[int],
+    pair: tuple[int, int, float],
+    threshold: float,
+    review_threshold: float,
+) -> bool:
+    """Whether every core of ``left`` is equal or ``fuzzy`` to every core of ``right``.
+
+    ``pair`` is the fuzzy pair being applied: when it is all there is to compare and its score
+    comes out the same again, the answer is known.
+    """
+    ca, cb, score = pair
+    if left == {ca} and right == {cb} and fuzz.ratio(cores.core[ca], cores.core[cb]) == score:
+        return True
+    a, b = (np.array(x) for x in zip(*((x, y) for x in left for y in right), strict=True))
+    scores = np.array([fuzz.ratio(cores.core[x], cores.core[y]) for x, y in zip(a, b, strict=True)])
+    decision, _ = _decide(cores, cores, a, b, scores, threshold, review_threshold)
+    return bool(np.isin(decision, (_SAME, _FUZZY)).all())
 
 
 def customer_groups(
@@ -788,101 +1520,59 @@ def customer_groups(
     if linkage not in ("complete", "single"):
         raise ParameterError(f'linkage must be "complete" or "single"; got {linkage!r}')
     prep = _prepare(names, ids, strip_regions)
-    units, per = prep.units, prep.per
-    explicit = units.dropna(subset=["unit"]).groupby("unit")["explicit"].max().to_dict()
-    owners: dict[str, list[str]] = {}
-    unit_cores: dict[str, set[str]] = {}
-    for c, u in zip(per["core"], per["unit"], strict=True):
-        owners.setdefault(c, []).append(u)  # explicit ids first, then by id
-        unit_cores.setdefault(u, set()).add(c)
-    comps = _Components(explicit, unit_cores)
-    records: list[tuple] = []
+    label, records = _equal_cores(prep, merge_ids)
 
-    def allowed(a: str, b: str) -> bool:
-        ra, rb = comps.find(a), comps.find(b)
-        return merge_ids or ra == rb or comps.explicit[ra] + comps.explicit[rb] <= 1
-
-    # 1. equal cores: every customer of a core joins the core's first customer
-    for core, members in owners.items():
-        if len(members) < 2:
-            continue
-        ids_here = [u for u in members if explicit[u]]
-        if not merge_ids and len(ids_here) >= 2:
-            derived = [u for u in members if not explicit[u]]
-            for u in derived[1:]:
-                comps.union(derived[0], u)
-                records.append((derived[0], u, core, core, 100.0, "same_core", "equal cores"))
-            for u in ids_here[1:]:
-                records.append((ids_here[0], u, core, core, 100.0, "review", "different ids"))
-            if derived:
-                records.append((ids_here[0], derived[0], core, core, 100.0, "review", "ambiguous"))
-            continue
-        for u in members[1:]:
-            if allowed(members[0], u):
-                comps.union(members[0], u)
-                records.append((members[0], u, core, core, 100.0, "same_core", "equal cores"))
-            else:
-                records.append((members[0], u, core, core, 100.0, "review", "different ids"))
-
-    # 2. similar cores, best score first
-    found, comparisons = _pairs_within(prep.infos, review_threshold)
-    decided = []
-    for (a, b), score in found.items():
-        ia, ib = prep.infos[a], prep.infos[b]
-        decision, reason = _decide(ia, ib, score, threshold, review_threshold)
-        if decision is not None:
-            decided.append((-score, ia.core, ib.core, decision, reason))
-    info_of = {i.core: i for i in prep.infos}
-    for neg_score, ca, cb, decision, reason in sorted(decided):
-        ua, ub = prep.rep[ca], prep.rep[cb]
-        roots_a = {comps.find(u) for u in owners[ca]}
-        roots_b = {comps.find(u) for u in owners[cb]}
-        if roots_a == roots_b and len(roots_a) == 1:
-            if decision == "review":
-                continue  # already one customer (through an id): nothing to decide
-        elif decision == "fuzzy":
-            if len(roots_a) > 1 or len(roots_b) > 1:
-                decision, reason = "review", "ambiguous"
-            elif not allowed(ua, ub):
-                decision, reason = "review", "different ids"
-            elif linkage == "complete" and not _all_fuzzy(
-                comps.cores[comps.find(ua)], comps.cores[comps.find(ub)], info_of,
-                threshold, review_threshold,
-            ):  # fmt: skip
-                decision, reason = "review", "would chain"
-            else:
-                comps.union(ua, ub)
-        records.append((ua, ub, ca, cb, -neg_score, decision, reason))
-
-    members_of: dict[str, list[str]] = {}
-    for unit in explicit:
-        members_of.setdefault(comps.find(unit), []).append(unit)
-    label = {
-        root: min(members, key=lambda u: (not explicit[u], u))
-        for root, members in members_of.items()
+    # 2. similar cores, best score first (ties in core order)
+    a, b, score, comparisons = _pairs_within(prep.cores, review_threshold)
+    decision, reason = _decide(prep.cores, prep.cores, a, b, score, threshold, review_threshold)
+    kept = decision != _NONE
+    n_cores = len(prep.cores.core)
+    rank, n_scores = _descending(score[kept])
+    order = _order_by([rank, a[kept], b[kept]], [n_scores, n_cores, n_cores])
+    pairs = tuple(x[kept][order] for x in (a, b, score, decision, reason))
+    a, b, score, decision, reason = pairs
+    options = {
+        "threshold": threshold,
+        "review_threshold": review_threshold,
+        "linkage": linkage,
+        "merge_ids": merge_ids,
     }
-    label_of = {u: label[comps.find(u)] for u in explicit}
-    group = units["unit"].map(label_of).astype("str").where(units["unit"].notna()).rename("group")
-    pairs = _pair_frame(records, prep.name_of)
-    pairs.attrs.update(comparisons=comparisons, cores=len(prep.infos))
-    return CustomerGroups(group=group, core=units["core"].rename("core"), pairs=pairs)
+    # Only fuzzy pairs change the components, so they are applied first, on their own. A review
+    # pair is listed unless its cores are one customer already: known from step 1, unless a
+    # fuzzy pair merged a component of theirs; those are replayed in order with the fuzzy pairs.
+    fuzzy = decision == _FUZZY
+    merges = _Merges(prep, label)
+    done = _similar_cores(merges, tuple(x[fuzzy] for x in pairs), **options)
+    touched = np.zeros(len(label), dtype=bool)
+    touched[merges.merged()] = True
+    core_touched = np.zeros(len(prep.cores.core), dtype=bool)
+    core_touched[prep.per_core[touched[merges.entry_label]]] = True
+    replay = fuzzy | core_touched[a] | core_touched[b]
+    if (replay & ~fuzzy).any():
+        merges = _Merges(prep, label)
+        done = _similar_cores(merges, tuple(x[replay] for x in pairs), **options)
+    records.extend(done)
+    first, one = merges.first_label, merges.one
+    listed = ~replay & ~(one[a] & one[b] & (first[a] == first[b]))
+    records.append(
+        _records(
+            prep.start[a[listed]], prep.start[b[listed]], score[listed], decision[listed],
+            reason[listed],
+        )
+    )  # fmt: skip
 
-
-def _all_fuzzy(
-    left: set[str],
-    right: set[str],
-    info_of: dict[str, _Info],
-    threshold: float,
-    review_threshold: float,
-) -> bool:
-    """Whether every core of ``left`` is equal or ``fuzzy`` to every core of ``right``."""
-    for x in sorted(left):
-        for y in sorted(right):
-            score = fuzz.ratio(x, y)
-            decision, _ = _decide(info_of[x], info_of[y], score, threshold, review_threshold)
-            if decision not in ("same_core", "fuzzy"):
-                return False
-    return True
+    # labels: a group's smallest explicit id, else its smallest derived id
+    final = merges.final()
+    n_units = len(label)
+    key = np.where(prep.explicit, 0, n_units) + np.arange(n_units)
+    best = np.full(n_units, 2 * n_units, dtype=np.int64)
+    np.minimum.at(best, final, key)
+    group_unit = best % max(n_units, 1)
+    row = np.append(group_unit[final], -1)[prep.row_unit]
+    group = _text(prep.units, row, prep.index, "group")
+    out = _pair_frame(prep, records)
+    out.attrs.update(comparisons=comparisons, cores=len(prep.cores.core))
+    return CustomerGroups(group=group, core=prep.core, pairs=out)
 
 
 # --- linking other tables ----------------------------------------------------------------------
@@ -997,11 +1687,11 @@ def link_customers(
     row_id = parsing.normalize_text(raw_id, nfkc=True) if has_id_col else empty
     row_name = rows[name_col] if name_col in rows.columns else empty
     key = parsing.company_key(row_name)
-    row_core, row_info = _row_infos(row_name, strip_regions)
+    row_core, row_code, row_cores = _row_core(row_name, strip_regions)
 
     names = customers[name_col]
     cust_key = parsing.company_key(names)
-    cust_core, cust_info = _row_infos(names, strip_regions)
+    cust_core, _, cust_cores = _row_core(names, strip_regions)
     cust_id = parsing.normalize_text(customers[id_col], nfkc=True)
     cust_id = cust_id.fillna(_derived_ids(names).where(cust_key.notna()))
     cust = pd.DataFrame({"id": cust_id, "key": cust_key, "core": cust_core}).dropna(subset=["id"])
@@ -1064,32 +1754,12 @@ def link_customers(
     todo = (status == "") & has_name
     comparisons = 0
     if todo.any() and core_owners:
-        left = [row_info[c] for c in sorted(set(row_core[todo]))]
-        right = [cust_info[c] for c in sorted(core_owners)]
-        found, comparisons = _pairs_between(left, right, 0.01)
-        scored: dict[int, list[tuple[float, str]]] = {}
-        for (i, j), s in found.items():
-            scored.setdefault(i, []).append((-s, right[j].core))
-        best: dict[str, tuple[str, float, str | None]] = {}
-        for i, info in enumerate(left):
-            verdicts = [
-                (-neg, c, *_decide(info, cust_info[c], -neg, threshold, review_threshold))
-                for neg, c in sorted(scored.get(i, []))
-            ]
-            rivals = [v for v in verdicts if v[3] not in _NOT_THE_SAME]
-            if not rivals:
-                if verdicts:
-                    best[info.core] = ("orphan", verdicts[0][0], None)
-                continue
-            s1, c1, decision, _ = rivals[0]
-            owner = core_owners[c1]
-            s2 = next((v[0] for v in rivals[1:] if core_owners[v[1]] != owner), 0.0)
-            if decision == "fuzzy" and len(owner) == 1 and s1 - s2 >= margin:
-                best[info.core] = ("fuzzy", s1, owner[0])
-            elif decision in ("fuzzy", "review"):
-                best[info.core] = ("review", s1, owner[0])
-            else:
-                best[info.core] = ("orphan", s1, None)
+        lefts = np.unique(row_code[todo])
+        rights = np.flatnonzero(np.isin(cust_cores.core, list(core_owners)))
+        a, b, found, comparisons = _pairs_between(row_cores, lefts, cust_cores, rights, 0.01)
+        best = _best_customers(
+            row_cores, cust_cores, (a, b, found), core_owners, threshold, review_threshold, margin
+        )
         pos = np.flatnonzero(todo)
         got = row_core.iloc[pos].map(best)
         pos, got = pos[got.notna().to_numpy()], got.dropna()
@@ -1114,6 +1784,42 @@ def link_customers(
     ).astype("str")
     out.attrs["comparisons"] = comparisons
     return out
+
+
+def _best_customers(
+    left: _Cores,
+    right: _Cores,
+    found: tuple[np.ndarray, np.ndarray, np.ndarray],
+    owners: dict[str, list[str]],
+    threshold: float,
+    review_threshold: float,
+    margin: float,
+) -> dict[str, tuple[str, float, str | None]]:
+    """Status, score and candidate of each left core from its scored customer cores."""
+    a, b, score = found
+    decision, reason = _decide(left, right, a, b, score, threshold, review_threshold)
+    owner_of = pd.Series([tuple(owners[c]) for c in right.core[b]], dtype="object")
+    verdicts = pd.DataFrame(
+        {"left": a, "right": b, "score": score, "decision": decision, "owner": owner_of}
+    ).sort_values(["left", "score", "right"], ascending=[True, False, True], kind="stable")
+    rivals = verdicts[~np.isin(reason[verdicts.index], _NOT_THE_SAME_CODES)]
+    top = rivals.drop_duplicates("left").set_index("left")
+    others = rivals[rivals["owner"].to_numpy() != rivals["left"].map(top["owner"]).to_numpy()]
+    second = others.drop_duplicates("left").set_index("left")["score"]
+    best: dict[str, tuple[str, float, str | None]] = {}
+    for i, s in verdicts.drop_duplicates("left").set_index("left")["score"].items():
+        best[left.core[i]] = ("orphan", s, None)  # nothing that could be the same company
+    for i, (s1, chosen, owner) in zip(
+        top.index, top[["score", "decision", "owner"]].itertuples(index=False), strict=True
+    ):
+        s2 = second.get(i, 0.0)
+        if chosen == _FUZZY and len(owner) == 1 and s1 - s2 >= margin:
+            best[left.core[i]] = ("fuzzy", s1, owner[0])
+        elif chosen in (_FUZZY, _REVIEW):
+            best[left.core[i]] = ("review", s1, owner[0])
+        else:
+            best[left.core[i]] = ("orphan", s1, None)
+    return best
 
 
 def link_report(

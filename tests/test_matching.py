@@ -1,5 +1,6 @@
 """Name matching: one company written differently is one customer; nothing merges below threshold."""
 
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -10,10 +11,14 @@ from hypothesis import strategies as st
 from rapidfuzz import fuzz
 
 import analysis_kit as ak
+from analysis_kit.datasets import make_messy_customers
 from analysis_kit.errors import ParameterError, SchemaError
 from analysis_kit.matching import (
     LEGAL_FORMS,
+    LEGAL_FORMS_EN,
     LINK_STATUSES,
+    REGIONS,
+    REGIONS_EN,
     REVIEW_THRESHOLD,
     THRESHOLD,
     customer_groups,
@@ -81,6 +86,26 @@ def customers():
         ("张先生", "张先生"),
         ("李女士", "李女士"),
         ("有限公司", "有限公司"),  # stripped to nothing: keeps its key
+        ("有限公司有限公司", "有限公司有限公司"),
+        ("(a(北京)b)星辰科技有限公司", "ab星辰科技"),  # only the inner pair is a bracket pair
+        ("星辰科技( 北京 )有限公司", "星辰科技"),
+        ("星辰科技【上海】(中国)有限公司", "星辰科技"),
+        ("星辰科技(有 限 公 司)", "星辰科技"),
+        ("星辰科技(销售)有限公司", "星辰科技销售"),
+        ("星辰科技(海淀区)有限公司", "星辰科技"),
+        ("星 辰 科 技 有 限 公 司", "星辰科技"),
+        ("星辰1号 2号有限公司", "星辰1号2号"),  # the space between two digits is not removed
+        ("xx 有限公司 co", "xx"),
+        ("abc co ltd 有限公司", "abc"),
+        ("Xingchen Intl Intl Co Ltd", "xingcheninternationalinternational"),
+        ("XINGCHEN TECHNOLOGY & SONS LIMITED", "xingchentechandsons"),
+        ("O'Neil Mfg Co., Ltd.", "oneilmanufacturing"),
+        ("Hong Kong Xingchen Ltd", "xingchen"),
+        ("Guangdong Shenzhen Xingchen Ltd", "xingchen"),
+        ("广西壮族自治区南宁星辰有限公司", "南宁星辰"),  # without the city too little would remain
+        ("北京分公司", "北京"),
+        ("星辰{Ltd}", "星辰"),
+        ("张 先 生", "张先生"),
     ],
 )
 def test_name_core(name, core):
@@ -94,6 +119,45 @@ def test_name_core_keeps_index_blanks_and_input():
     assert out.index.tolist() == [7, 8, 9] and out.name == "客户名称"
     assert out.iloc[0] == "星辰科技" and out.iloc[1:].isna().all()
     pd.testing.assert_series_equal(names, before)
+
+
+def _strip_legal_forms(text):
+    """The rule as documented: the longest Chinese form, or a Latin last word, again and again."""
+    changed = True
+    while changed and text:
+        changed = False
+        for form in sorted(LEGAL_FORMS, key=len, reverse=True):
+            if text.endswith(form):
+                text, changed = text[: -len(form)].rstrip(), True
+                break
+        words = text.split(" ")
+        if words[-1] in LEGAL_FORMS_EN:
+            text, changed = " ".join(words[:-1]), True
+    return text
+
+
+def test_legal_forms_are_stripped_from_the_end_one_at_a_time():
+    ends = [*LEGAL_FORMS, " co", " ltd", " group", "公司 co", " co有限公司"]
+    names = ["星辰科技" + a + b for a in ["", *ends] for b in ends] + list(LEGAL_FORMS)
+    expected = [(_strip_legal_forms(n) or n).replace(" ", "") for n in names]
+    assert name_core(pd.Series(names)).tolist() == expected
+
+
+def test_name_core_of_other_dtypes():
+    assert name_core(pd.Series([1.0, 2.5, None])).tolist()[:2] == ["1", "25"]
+    assert name_core(pd.Series(["星辰科技有限公司", 7], dtype=object)).tolist() == ["星辰科技", "7"]
+
+
+def test_no_region_name_starts_another():
+    # the leading-region pattern tells a province by the alternative that matches
+    for regions in (REGIONS, [f"{r} " for r in REGIONS_EN]):
+        assert not [(a, b) for a in regions for b in regions if a != b and b.startswith(a)]
+
+
+def test_plain_names_need_no_clean_up():
+    # digits and CJK ideographs: word characters that NFKC and lower-casing leave as they are
+    plain = [chr(c) for r in ((0x30, 0x3A), (0x3400, 0x4DC0), (0x4E00, 0xA000)) for c in range(*r)]
+    assert all(c.isalnum() and unicodedata.normalize("NFKC", c) == c == c.lower() for c in plain)
 
 
 def test_strip_regions_false_keeps_regions():
@@ -202,6 +266,17 @@ def test_explicit_ids_are_kept_apart_unless_asked():
     assert merged.group.tolist() == ["C1", "C1", "C1"]
 
 
+def test_ids_shared_across_cores_are_decided_in_core_order():
+    # C1 is typed with two names: its cores are decided one after the other
+    names = pd.Series(
+        ["星辰科技", "星辰科技有限公司", "天府物流", "天府物流有限公司", "星辰科技股份有限公司"]
+    )
+    groups = customer_groups(names, ids=pd.Series(["C1", "C2", "C1", None, None]))
+    assert groups.group.tolist()[:4] == ["C1", "C2", "C1", "C1"]
+    assert groups.group.iloc[4] not in ("C1", "C2")  # 星辰科技 has two ids: joins neither
+    assert groups.pairs["reason"].tolist() == ["equal cores", "different ids", "ambiguous"]
+
+
 def test_rows_without_id_join_the_id_of_their_company():
     names = pd.Series(["西安汇祥网络科技有限公司 ", "西安汇祥网络科技有限公司", "汇祥网络科技"])
     ids = pd.Series([None, "C00082", None])
@@ -306,6 +381,19 @@ def test_twenty_thousand_names_are_compared_in_blocks():
     assert 0 < pairs.attrs["comparisons"] <= all_pairs // 500  # at most 0.2% of all pairs
     assert pairs.attrs["comparisons"] <= 20 * n
     assert (pairs.loc[pairs["decision"] == "fuzzy", "score"] >= THRESHOLD).all()
+
+
+def test_generated_customer_table_does_not_depend_on_row_order():
+    table = make_messy_customers(20_000, random_state=5).astype("str")
+    names, ids = table["customer_name"], table["customer_id"]
+    first = customer_groups(names, ids=ids)
+    assert first.group.notna().sum() > 0.9 * len(table)
+    assert set(first.pairs["decision"]) <= {"same_core", "fuzzy", "review"}
+    order = np.random.default_rng(6).permutation(len(table))
+    again = customer_groups(names.iloc[order], ids=ids.iloc[order])
+    pd.testing.assert_series_equal(again.group.sort_index(), first.group)
+    pd.testing.assert_series_equal(again.core.sort_index(), first.core)
+    pd.testing.assert_frame_equal(again.pairs, first.pairs)
 
 
 # --- linking -------------------------------------------------------------------------------------
@@ -505,3 +593,12 @@ def test_external_gbk_customer_sheet():
     assert groups.group.iloc[0] == groups.group.iloc[1]
     assert groups.group.dropna().nunique() == 5
     assert groups.review.empty
+
+
+def test_a_bracketed_shop_name_ending_in_market_is_not_a_region():
+    # 超市 ends in 市 but is a supermarket, not a city: 天猫小店（心选超市） is another shop.
+    cores = name_core(
+        pd.Series(["天猫小店（心选超市）", "天猫小店", "星辰科技（深圳市）", "星辰科技"])
+    )
+    assert cores[0] != cores[1]
+    assert cores[2] == cores[3]
