@@ -32,7 +32,9 @@ and the trade names share their first or last character (block 2: a typo in the 
 ``星辰科技`` / ``星晨科技``). Every pair that can be ``fuzzy`` shares block 1 (a merge needs equal
 trade names), so blocking never loses a merge; it can only miss ``review`` pairs whose trade names
 and rest both differ. The work is the sum of the blocks' squared sizes, a few comparisons per name
-for real customer lists; the count is recorded in ``attrs["comparisons"]`` of the result.
+for real customer lists; the count is recorded in ``attrs["comparisons"]`` of the result. Cores
+are found once per distinct name, with vectorised string operations over the whole column, so the
+time grows with the number of rows and pairs, not with their square.
 
 Personal customers (``张先生``, ``李女士``, ``个人``) keep their full key and are never fuzzy-matched.
 Names in different scripts (``Xingchen Tech Co., Ltd.`` / ``星辰科技有限公司``) share no characters
@@ -1529,7 +1531,8 @@ def customer_groups(
     n_cores = len(prep.cores.core)
     rank, n_scores = _descending(score[kept])
     order = _order_by([rank, a[kept], b[kept]], [n_scores, n_cores, n_cores])
-    pairs = tuple(x[kept][order] for x in (a, b, score, decision, reason))
+    chosen = np.flatnonzero(kept)[order]
+    pairs = tuple(x[chosen] for x in (a, b, score, decision, reason))
     a, b, score, decision, reason = pairs
     options = {
         "threshold": threshold,
