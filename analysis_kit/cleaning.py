@@ -421,25 +421,10 @@ def clean_table(
             parsed[col] = _spread(text, codes, raw.index)
             continue
         fmt = date_format.get(col) if isinstance(date_format, Mapping) else date_format
-        values, extra = _parse_field(text, f, allowed, units, fmt)
-        if f.kind == "stage" and table == "stages":
-            extra["_lost"] = parsing.stage_outcome(text)
-        failed = values.isna()
-        if f.kind == "budget":
-            failed = extra["budget_kind"].isna()
-        elif f.kind == "size":
-            failed = ~extra.pop("size_understood")
-        elif f.kind == "stage" and "_lost" in extra:
-            failed &= extra["_lost"].isna()
+        values, extra, failed, reason = _read_field(text, f, allowed, units, table, fmt)
         bad_d = present_d & failed.to_numpy()
-        if f.kind in ("choice", "size"):  # an open vocabulary: kept as written, and reported
-            reason = "unlisted_value"
-            if f.kind == "choice":
-                values = values.where(~bad_d, text if unlisted == "keep" else OTHER)
-        elif f.kind in _TYPED_KINDS:
-            reason = "unparseable"
-        else:
-            reason = None
+        if f.kind == "choice":  # an open vocabulary: kept as written, and reported
+            values = values.where(~bad_d, text if unlisted == "keep" else OTHER)
         parsed[col] = _spread(values, codes, raw.index).rename(col)
         for name, extra_col in extra.items():
             parsed[name] = _spread(extra_col, codes, raw.index)
@@ -595,14 +580,12 @@ def clean_table(
 _ROW_REASONS = {"empty_row", "template_example", "missing_required", "no_customer"}
 #: Reasons that keep the value (and the row) and only report it.
 _KEEP_REASONS = {"unlisted_value", "possible_double_export"}
-#: Cells that go with a field when it is emptied (derived from it while parsing).
+#: Cells that go with a field when it is emptied (derived from it while parsing); only typed
+#: fields are ever emptied, and of those only the budget derives other columns.
 _FAMILY = {
     "budget": ("budget", "budget_min", "budget_max", "budget_kind"),
     "budget_min": ("budget", "budget_min", "budget_max", "budget_kind"),
     "budget_max": ("budget", "budget_min", "budget_max", "budget_kind"),
-    "purchase_timeline": ("purchase_timeline", "purchase_start", "purchase_end"),
-    "industry": ("industry", "industry_l1", "industry_l2"),
-    "feedback": ("feedback", "sentiment"),
 }
 
 
@@ -773,6 +756,41 @@ _MAIN_COLUMN = {
     "period": "period",
     "size": "company_size",
 }
+
+
+def _read_field(
+    text: pd.Series,
+    f,
+    allowed: Mapping[str, tuple[str, ...]],
+    units: Mapping[str, float],
+    table: str,
+    date_format: str | None = None,
+) -> tuple[pd.Series, dict[str, pd.Series], pd.Series, str | None]:
+    """Parse one field and say which values it could not read, and as what.
+
+    Returns the clean values, the derived columns, a boolean Series of values not read (blank
+    ones included: the caller knows which are blank) and the reason they are reported under:
+    ``unlisted_value`` for open vocabularies (closed lists, 客户规模), ``unparseable`` for typed
+    fields, None for free text. Shared by :func:`clean_table` and
+    :func:`analysis_kit.inspection.inspect_export`, so both judge a value alike.
+    """
+    values, extra = _parse_field(text, f, allowed, units, date_format)
+    if f.kind == "stage" and table == "stages":
+        extra["_lost"] = parsing.stage_outcome(text)  # Lost, 输单: an outcome, not a step
+    failed = values.isna()
+    if f.kind == "budget":
+        failed = extra["budget_kind"].isna()
+    elif f.kind == "size":
+        failed = ~extra.pop("size_understood")
+    elif f.kind == "stage" and "_lost" in extra:
+        failed &= extra["_lost"].isna()
+    if f.kind in ("choice", "size"):
+        reason = "unlisted_value"
+    elif f.kind in _TYPED_KINDS:
+        reason = "unparseable"
+    else:
+        reason = None
+    return values, extra, failed, reason
 
 
 def _parse_field(

@@ -33,11 +33,11 @@ import pandas as pd
 from rapidfuzz.fuzz import ratio
 
 from . import parsing
+from .cleaning import _read_field
 from .columns import (
     CHOICES,
     SOURCE_FILE,
     SOURCE_ROW,
-    STAGES,
     TABLES,
     Field,
     TableSpec,
@@ -493,38 +493,20 @@ class _Context:
 def _unread(values: pd.Series, f: Field, ctx: _Context) -> tuple[pd.Series, str] | None:
     """Which of ``values`` (distinct, non-blank text) ``f``'s parser cannot read, and the issue.
 
-    Mirrors what :func:`analysis_kit.cleaning.clean_table` reports as ``unparseable`` or
-    ``unlisted_value``; None for free-text kinds. Scores outside 1–5 are unreadable here (the
-    cleaner reports them as ``out_of_range``).
+    Judged by the same step as :func:`analysis_kit.cleaning.clean_table`: ``unparseable`` is
+    shown as ``unreadable``, ``unlisted_value`` and an unknown stage as ``not_in_list``; None for
+    free-text kinds.
+    Scores outside 1–5 are unreadable here too (the cleaner reports them as ``out_of_range``).
     """
-    kind = f.kind
-    unit = ctx.units.get(f.name)
-    if kind in _FREE_KINDS:
+    if f.kind in _FREE_KINDS:
         return None
-    if kind == "choice":
-        out = parsing.parse_choice(values, f.name, allowed=ctx.allowed.get(f.name))
-        return out.isna(), "not_in_list"
-    if kind == "stage":
-        stages = tuple(ctx.allowed.get("stage", STAGES))
-        failed = parsing.parse_stage(values, stages=stages).isna()
-        if ctx.table == "stages" and hasattr(parsing, "stage_outcome"):
-            failed &= parsing.stage_outcome(values).isna()  # Lost, 输单: an outcome, not a step
-        return failed, "not_in_list"
-    if kind == "size":
-        return ~parsing.parse_company_size(values)["size_understood"], "not_in_list"
-    if kind in ("amount", "budget"):
-        parser = parsing.parse_amount if kind == "amount" else parsing.parse_budget
-        out = parser(values, unit=unit or 1.0)
-    elif kind == "percent":
-        out = parsing.parse_percent(values, unit=unit)
-    else:
-        parser = getattr(parsing, f"parse_{kind}", None)
-        if parser is None:
-            return None
-        out = parser(values)
-    if isinstance(out, pd.DataFrame):
-        return out.isna().all(axis=1), "unreadable"
-    return out.isna(), "unreadable"
+    parsed, _, failed, reason = _read_field(values, f, ctx.allowed, ctx.units, ctx.table)
+    if reason is None:
+        return None
+    if f.kind == "score":
+        failed = failed | ~parsed.between(1, 5).fillna(False).astype(bool)
+    listed = reason == "unlisted_value" or f.kind == "stage"  # stages are a closed list too
+    return failed, "not_in_list" if listed else "unreadable"
 
 
 def _problems(counts: pd.Series, f: Field, ctx: _Context) -> pd.DataFrame | None:
