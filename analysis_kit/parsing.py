@@ -727,6 +727,7 @@ CHOICE_VARIANTS: dict[str, dict[str, str]] = {
         "输单": "lost",
         "丢单": "lost",
         "失败": "lost",
+        "已输单": "lost",
         "未成交": "lost",
         "open": "open",
         "进行中": "open",
@@ -848,7 +849,10 @@ STAGE_VARIANTS: dict[str, str] = {
 
 
 #: Stage words that record how a deal ended rather than a step it reached (``Closed Lost``).
-LOST_STAGE_WORDS: tuple[str, ...] = ("lost", "closedlost", "输单", "丢单", "已输单", "失败", "dead")
+#: They are the outcome words meaning lost, written without spaces as stage cells are compared.
+LOST_STAGE_WORDS: tuple[str, ...] = tuple(
+    dict.fromkeys(k.replace(" ", "") for k, v in CHOICE_VARIANTS["outcome"].items() if v == "lost")
+)
 
 
 def stage_outcome(values: pd.Series) -> pd.Series:
