@@ -508,9 +508,10 @@ def clean_table(
     if table == "customers":
         ids = explicit_ids.reindex(good.index) if explicit_ids is not None else None
         groups = _customer_groups(good, ids, match_options or {})
-        matches = groups.pairs if groups is not None else None
         if groups is not None:
+            matches = groups.pairs
             good[CUSTOMER_ID] = groups.group.fillna(good[CUSTOMER_ID])
+        del groups
         good, merged_into, contacts, conflicts = _merge_customers(good)
         if len(merged_into):
             idx = raw.index[raw[SOURCE_ROW].isin(merged_into.index)]
@@ -687,32 +688,50 @@ def _hash_values(text: pd.Series) -> np.ndarray:
     return pd.util.hash_pandas_object(text, index=False).to_numpy()
 
 
-def _join_unique(values: pd.Series, groups: pd.Series) -> pd.Series:
+def _join_unique(values: pd.Series, groups) -> pd.Series:
     """Join each group's distinct non-missing values with ``"; "``, in order of appearance.
 
-    Vectorised: distinct (group, value) pairs are numbered within their group and spread into one
-    column per position (a customer has few contacts); Arrow then joins each row's values,
-    skipping the missing ones.
+    Vectorised: distinct (group, value) pairs are found on integer codes, numbered within their
+    group and spread into one column per position (a customer has few contacts); Arrow then joins
+    each group's values, skipping the missing ones. The result is indexed by group; groups without
+    a value are left out.
     """
-    pairs = pd.DataFrame(
-        {"g": groups.reset_index(drop=True), "v": values.astype("str").reset_index(drop=True)}
-    )
-    pairs = pairs.dropna().drop_duplicates()
-    if pairs.empty:
+    group_codes, group_values = pd.factorize(groups)
+    group, value, texts = _first_pairs(group_codes, values.astype("str"))
+    if not len(group):
         return pd.Series(dtype="str")
-    codes, uniques = pd.factorize(pairs["g"])
-    position = pairs.groupby(codes, sort=False).cumcount().to_numpy()
+    slot, present = pd.factorize(group)  # the groups with a value, in order of their first one
+    position = pd.Series(slot).groupby(slot, sort=False).cumcount().to_numpy()
+    texts = pa.array(pd.Series(texts, dtype="str"), type=pa.large_string(), from_pandas=True)
     columns = []
     for k in range(position.max() + 1):
-        column = pd.Series(pd.NA, index=range(len(uniques)), dtype="str")
         at = position == k
-        column.iloc[codes[at]] = pairs["v"][at].to_numpy()
-        columns.append(pa.array(column, type=pa.large_string(), from_pandas=True))
+        take = np.full(len(present), -1, dtype=np.int64)
+        take[slot[at]] = value[at]
+        columns.append(texts.take(pa.array(take, mask=take < 0)))
     separator = pa.scalar("; ", type=pa.large_string())
     joined = pc.binary_join_element_wise(*columns, separator, null_handling="skip")
     out = joined.to_pandas().astype("str")
-    out.index = uniques
+    out.index = pd.Index(group_values.take(present))
     return out
+
+
+def _first_pairs(group: np.ndarray, values: pd.Series) -> tuple[np.ndarray, np.ndarray, object]:
+    """Return the distinct (group, value) pairs in order of first appearance, and the values.
+
+    ``group`` holds integer codes (negative: no group); missing values are skipped. Returns the
+    pairs' group codes, their codes into the distinct values, and those values.
+    """
+    value, texts = pd.factorize(values)
+    ok = (group >= 0) & (value >= 0)
+    group, value = group[ok], value[ok]
+    first = _first_of_each(group.astype(np.int64) * max(len(texts), 1) + value)
+    return group[first], value[first], texts
+
+
+def _first_of_each(keys: np.ndarray) -> np.ndarray:
+    """Return the positions where each distinct key first appears, in order (a hash, no sort)."""
+    return np.flatnonzero(~pd.Series(keys).duplicated().to_numpy())
 
 
 def _canonical(df: pd.DataFrame, table: str) -> pd.DataFrame:
@@ -938,36 +957,40 @@ def _quarantine_frame(raw_rows: pd.DataFrame, issues: pd.DataFrame) -> pd.DataFr
     return out.reset_index(drop=True)
 
 
-def _conflicts(good: pd.DataFrame, multi_mask: pd.Series, columns: list[str]) -> pd.DataFrame:
-    """List fields whose values differ between rows merged into one customer."""
+def _conflicts(
+    good: pd.DataFrame, group: np.ndarray, rows: np.ndarray, ids: pd.Series, columns: list[str]
+) -> pd.DataFrame:
+    """List fields whose values differ between rows merged into one customer.
+
+    ``group`` is each row's customer (an integer code), ``rows`` the positions of the customers
+    with several rows, ``ids`` the customer id of each code. The first value in row order is
+    kept; the others are listed in order of appearance.
+    """
     names = [CUSTOMER_ID, "column", "kept_value", "other_values"]
-    rows = multi_mask.to_numpy()
-    multi = good[[CUSTOMER_ID]][rows]
-    group = pd.factorize(multi[CUSTOMER_ID])[0]
+    group = group[rows]
     frames = []
     for col in columns:  # a loop over columns, not rows
-        multi[col] = good[col][rows]
-        value = pd.factorize(multi.pop(col))[0]
-        pairs = pd.DataFrame({"g": group, "v": value})
-        pairs = pairs[pairs["v"] >= 0].drop_duplicates()
-        counts = pairs["g"].value_counts()
-        clashing = np.isin(group, counts.index[counts > 1].to_numpy())
+        values = good[col].iloc[rows]
+        value = pd.factorize(values)[0]
+        ok = value >= 0
+        low = np.full(len(ids), len(values), dtype=np.int64)
+        high = np.full(len(ids), -1, dtype=np.int64)
+        np.minimum.at(low, group[ok], value[ok])
+        np.maximum.at(high, group[ok], value[ok])
+        clashing = (high > low)[group]  # two different values in the customer's rows
         if not clashing.any():
             continue
-        sub = pd.DataFrame(
-            {CUSTOMER_ID: multi[CUSTOMER_ID][clashing], col: good[col][rows][clashing]}
-        ).dropna()
-        sub = sub.assign(value=sub[col].astype("str")).drop_duplicates([CUSTOMER_ID, "value"])
-        first = ~sub.duplicated(CUSTOMER_ID)
-        kept = sub[first].set_index(CUSTOMER_ID)["value"]
-        others = _join_unique(sub.loc[~first, "value"], sub.loc[~first, CUSTOMER_ID])
+        where, value, texts = _first_pairs(group[clashing], values[clashing].astype("str"))
+        first = np.zeros(len(where), dtype=bool)
+        first[_first_of_each(where)] = True
+        others = _join_unique(pd.Series(texts.take(value[~first])), where[~first])
         frames.append(
             pd.DataFrame(
                 {
-                    CUSTOMER_ID: kept.index,
+                    CUSTOMER_ID: ids.take(where[first]).to_numpy(),
                     "column": col,
-                    "kept_value": kept.to_numpy(),
-                    "other_values": others.reindex(kept.index).to_numpy(),
+                    "kept_value": pd.array(texts.take(value[first]), dtype="str"),
+                    "other_values": others.reindex(where[first]).to_numpy(),
                 }
             )
         )
@@ -978,65 +1001,85 @@ def _customer_groups(good: pd.DataFrame, ids: pd.Series | None, options: Mapping
     """Which kept customer rows are one company (:func:`analysis_kit.matching.customer_groups`)."""
     if CUSTOMER_NAME not in good.columns:
         return None
-    return customer_groups(good[CUSTOMER_NAME], ids=ids, **options)
+    # rows without an explicit id carry the id derived from their name already
+    return customer_groups(good[CUSTOMER_NAME], ids=ids, derived_ids=good[CUSTOMER_ID], **options)
 
 
 def _merge_customers(good: pd.DataFrame):
     """Merge rows of the same customer; return (merged, {merged row: kept row}, contacts, conflicts).
 
-    Rows of one customer share ``customer_id`` (set by :func:`_customer_groups`). ``good`` is
-    clean_table's own working frame and is consumed (its columns are moved out).
+    Rows of one customer share ``customer_id`` (set by :func:`_customer_groups`); a row without
+    one is a customer of its own. The work is done on integer codes of the ids and on positions.
+    ``good`` is clean_table's own working frame and is consumed (its columns are moved out).
     """
     gid = good[CUSTOMER_ID]
+    code, uniques = pd.factorize(gid)
+    missing = code < 0
+    n_groups = len(uniques) + int(missing.sum())
+    code[missing] = np.arange(len(uniques), n_groups)
     contact_cols = [c for c in CONTACT_COLUMNS if c in good.columns]
 
     contacts = good[[CUSTOMER_ID, *contact_cols, SOURCE_ROW]]
+    contact_code = code
     if contact_cols:
-        contacts = contacts[contacts[contact_cols].notna().any(axis=1)]
+        has = contacts[contact_cols].notna().any(axis=1).to_numpy()
         dedupe = [c for c in (CONTACT_NAME, CONTACT_PHONE) if c in contact_cols] or contact_cols
-        contacts = contacts.drop_duplicates([CUSTOMER_ID, *dedupe]).reset_index(drop=True)
-    count = contacts.groupby(CUSTOMER_ID).size()
+        new = ~contacts[has].duplicated([CUSTOMER_ID, *dedupe]).to_numpy()
+        contacts = contacts[has][new].reset_index(drop=True)
+        contact_code = code[has][new]
+    count = np.bincount(contact_code, minlength=n_groups).astype("int64")
 
-    multi_mask = gid.duplicated(keep=False)
+    first_of = np.empty(n_groups, dtype=np.int64)  # per customer: its first row
+    starts = _first_of_each(code)
+    first_of[code[starts]] = starts
+    is_first = np.arange(len(code)) == first_of[code]
+    multi = (np.bincount(code, minlength=n_groups) >= 2)[code]
     empty_conflicts = pd.DataFrame(columns=[CUSTOMER_ID, "column", "kept_value", "other_values"])
-    if not multi_mask.any():
-        out = good.assign(contact_count=gid.map(count).fillna(0).astype("int64"))
+    if not multi.any():
+        out = good.assign(contact_count=count[code])
         return out, pd.Series(dtype="int64"), contacts, empty_conflicts
 
     # Fill each customer's first row with the group's values, then drop the other rows. The
     # group values are gathered first (small: one per customer), then the rows are moved out of
     # ``good`` one column at a time, so the table is never held twice.
-    multi_ids = gid[multi_mask]
-    is_first = ~multi_ids.duplicated(keep="first")
-    firsts = multi_ids.index[is_first]
-    later = multi_ids.index[~is_first]
-    first_row = good.loc[multi_mask, SOURCE_ROW].groupby(multi_ids, sort=False).transform("first")
-    merged_into = pd.Series(
-        first_row[later].to_numpy(), index=good.loc[later, SOURCE_ROW].to_numpy()
-    )
+    rows = np.flatnonzero(multi)
+    firsts = np.flatnonzero(multi & is_first)
+    later = np.flatnonzero(~is_first)
+    source = good[SOURCE_ROW].to_numpy()
+    merged_into = pd.Series(source[first_of[code[later]]], index=source[later])
     other_cols = [c for c in good.columns if c not in (*contact_cols, CUSTOMER_ID)]
     check_cols = [c for c in other_cols if c not in (SOURCE_ROW, SOURCE_FILE, "last_contact_date")]
-    conflicts = _conflicts(good, multi_mask, check_cols) if check_cols else empty_conflicts
+    ids = gid.iloc[first_of].reset_index(drop=True)
+    conflicts = _conflicts(good, code, rows, ids, check_cols) if check_cols else empty_conflicts
 
-    grouped = good.groupby(gid, sort=False)
-    updates: dict[str, tuple[pd.Index, np.ndarray]] = {}
+    updates: dict[str, tuple[np.ndarray, object]] = {}  # pandas arrays: no Python objects
     for col in other_cols:
         if col in (SOURCE_ROW, SOURCE_FILE):
             continue
         if col in ("last_contact_date", "stage"):  # the latest contact, the furthest stage
-            updates[col] = (firsts, grouped[col].max().reindex(multi_ids[firsts]).to_numpy())
+            latest = good[col].iloc[rows].groupby(code[rows]).max()
+            updates[col] = (firsts, latest.reindex(code[firsts]).array)
             continue
         # the first row's own value stands unless it is blank: fill those from later rows
-        blank = firsts[good.loc[firsts, col].isna().to_numpy()]
-        if len(blank):
-            updates[col] = (blank, grouped[col].first().reindex(multi_ids[blank]).to_numpy())
+        blank = good[col].isna().to_numpy()
+        to_fill = firsts[blank[firsts]]
+        if not len(to_fill):
+            continue
+        have = rows[~blank[rows]]
+        source_at = np.full(n_groups, -1, dtype=np.int64)
+        at = have[_first_of_each(code[have])]
+        source_at[code[at]] = at  # per customer: its first row with a value
+        take = source_at[code[to_fill]]
+        if (take >= 0).any():
+            updates[col] = (to_fill[take >= 0], good[col].iloc[take[take >= 0]].array)
     for col in contact_cols:
-        joined = _join_unique(good.loc[multi_mask, col], multi_ids)
-        updates[col] = (firsts, joined.reindex(multi_ids[firsts].to_numpy()).to_numpy())
+        joined = _join_unique(good[col].iloc[rows], code[rows])
+        updates[col] = (firsts, joined.reindex(code[firsts]).array)
 
-    out = _take_rows(good, ~good.index.isin(later))
+    out = _take_rows(good, is_first)
+    position = np.cumsum(is_first) - 1  # a kept row's position in ``out``
     for col, (where, values) in updates.items():
-        out.loc[where, col] = values
+        out.iloc[position[where], out.columns.get_loc(col)] = values
     out = out.reset_index(drop=True)
-    out["contact_count"] = out[CUSTOMER_ID].map(count).fillna(0).astype("int64")
+    out["contact_count"] = count[code[is_first]]
     return out, merged_into, contacts, conflicts

@@ -976,12 +976,20 @@ def _derived_ids(names: pd.Series) -> pd.Series:
     return stable_customer_id(names)
 
 
-def _prepare(names: pd.Series, ids: pd.Series | None, strip_regions: bool) -> _Prepared:
+def _prepare(
+    names: pd.Series,
+    ids: pd.Series | None,
+    strip_regions: bool,
+    derived_ids: pd.Series | None = None,
+) -> _Prepared:
     names = _as_series(names, "names")
-    if ids is not None:
-        ids = _as_series(ids, "ids")
-        if not ids.index.equals(names.index):
-            raise ParameterError("ids must have the same index as names")
+    ids, derived_ids = (
+        None if given is None else _as_series(given, label)
+        for label, given in (("ids", ids), ("derived_ids", derived_ids))
+    )
+    for label, given in (("ids", ids), ("derived_ids", derived_ids)):
+        if given is not None and not given.index.equals(names.index):
+            raise ParameterError(f"{label} must have the same index as names")
     rows = _rows(names, strip_regions)
     row_core = np.append(rows.core, -1)[rows.codes]
     named = np.append(_np(rows.shown.is_valid()), False)[rows.codes]
@@ -999,7 +1007,8 @@ def _prepare(names: pd.Series, ids: pd.Series | None, strip_regions: bool) -> _P
         row_id = np.append(normal_code, -1)[id_codes]
     is_id = row_id >= 0
     need = np.flatnonzero(~is_id & named)
-    derived_code, derived = pd.factorize(_derived_ids(names.iloc[need]))
+    derived = _derived_ids(names.iloc[need]) if derived_ids is None else derived_ids.iloc[need]
+    derived_code, derived = pd.factorize(derived)
     id_strings, derived = _arrow(pd.Series(id_strings)), _arrow(pd.Series(derived))
     units = pa.concat_arrays([id_strings, derived])
     if pc.any(pc.is_in(id_strings, value_set=derived)).as_py():  # an id spelled like a derived one
@@ -1101,35 +1110,57 @@ def _pair_frame(prep: _Prepared, records: list[tuple[np.ndarray, ...]]) -> pd.Da
     ea, eb, score, decision, reason = (
         np.concatenate([np.zeros(0, dtype=np.int64), *(r[i] for r in records)]) for i in range(5)
     )
-    score = score.astype(np.float64)
-    a, b = prep.per_unit[ea], prep.per_unit[eb]
-    swap = b < a  # the smaller id on the left
-    ea, eb, a, b = (
-        np.where(swap, eb, ea),
-        np.where(swap, ea, eb),
-        np.minimum(a, b),
-        np.maximum(a, b),
+    score, decision, reason = (
+        score.astype(np.float64),
+        decision.astype(np.int8),
+        reason.astype(np.int8),
     )
+    # The table can hold millions of pairs: temporaries are dropped as soon as they are used.
+    swap = prep.per_unit[eb] < prep.per_unit[ea]  # the smaller id on the left
+    ea, eb = np.where(swap, eb, ea), np.where(swap, ea, eb)
+    del swap
+    a, b = prep.per_unit[ea], prep.per_unit[eb]
     two_cores = (np.bincount(prep.per_unit, minlength=1) > 1).any()  # a unit with two cores
     cores = (prep.per_core[ea], prep.per_core[eb]) if two_cores else None
     order = _pair_order(decision, score, a, b, cores, len(prep.units), len(prep.cores.core))
-    left, right = pa.array(prep.at[ea[order]]), pa.array(prep.at[eb[order]])
-
-    def text(values: pa.Array, where: pa.Array) -> pd.api.extensions.ExtensionArray:
-        return pd.array(values.take(where), dtype="str")
-
+    del a, b, cores
+    left, right = prep.at[ea[order]], prep.at[eb[order]]
+    del ea, eb
+    score, decision, reason = score[order], decision[order], reason[order]
+    del order
+    columns = {}
+    for name, values in (("id", prep.id_units), ("name", prep.id_names), ("core", prep.id_cores)):
+        columns[f"left_{name}"], columns[f"right_{name}"] = _categories(values, left, right)
     return pd.DataFrame(
         {
-            "left_id": text(prep.id_units, left),
-            "right_id": text(prep.id_units, right),
-            "left_name": text(prep.id_names, left),
-            "right_name": text(prep.id_names, right),
-            "left_core": text(prep.id_cores, left),
-            "right_core": text(prep.id_cores, right),
-            "score": score[order],
-            "decision": text(pa.array(DECISIONS), pa.array(decision[order])),
-            "reason": text(pa.array(_REASONS), pa.array(reason[order])),
+            **columns,
+            "score": score,
+            "decision": _labels(decision, DECISIONS),
+            "reason": _labels(reason, _REASONS),
         }
+    )
+
+
+def _labels(codes: np.ndarray, labels: tuple[str, ...]) -> pd.Categorical:
+    """Return codes as a categorical of the labels that occur (counts list no empty label)."""
+    labels = pd.Categorical.from_codes(codes, categories=pd.Index(labels, dtype="str"))
+    return labels.remove_unused_categories()
+
+
+def _categories(
+    values: pa.Array, left: np.ndarray, right: np.ndarray
+) -> tuple[pd.Categorical, ...]:
+    """Return the texts at ``left`` and ``right`` as categoricals sharing one set of categories.
+
+    A pair table repeats a few names many times (a customer with many similar names is in many
+    pairs), so each distinct text is stored once; the shared, sorted categories let the two sides
+    be compared with ``==`` and sorted as text.
+    """
+    codes, uniques = pd.factorize(pd.array(values, dtype="str"), sort=True)
+    codes = codes.astype(np.int32)  # the width pandas stores them in: no copy per side
+    categories = pd.Index(uniques, dtype="str")
+    return tuple(
+        pd.Categorical.from_codes(codes[at], categories=categories) for at in (left, right)
     )
 
 
@@ -1173,7 +1204,10 @@ def match_names(
         core are listed against the core's first customer (the smallest explicit id, else the
         smallest id), not pairwise; a fuzzy or review pair of cores is listed once, between the
         cores' first customers. Sorted by decision, score (descending) and ids. ``attrs`` holds
-        ``comparisons`` (fuzzy scores computed) and ``cores`` (distinct cores).
+        ``comparisons`` (fuzzy scores computed) and ``cores`` (distinct cores). The text columns
+        are categoricals: a long list repeats a few names many times, so each distinct text is
+        stored once; a ``left_`` and its ``right_`` column share one sorted set of categories, so
+        they compare with ``==`` and sort as text.
 
     Raises
     ------
@@ -1464,6 +1498,7 @@ def customer_groups(
     strip_regions: bool = True,
     linkage: str = "complete",
     merge_ids: bool = False,
+    derived_ids: pd.Series | None = None,
 ) -> CustomerGroups:
     """Label the rows of a customer table so that rows of one company share a label.
 
@@ -1521,7 +1556,7 @@ def customer_groups(
     _check_thresholds(threshold, review_threshold)
     if linkage not in ("complete", "single"):
         raise ParameterError(f'linkage must be "complete" or "single"; got {linkage!r}')
-    prep = _prepare(names, ids, strip_regions)
+    prep = _prepare(names, ids, strip_regions, derived_ids)
     label, records = _equal_cores(prep, merge_ids)
 
     # 2. similar cores, best score first (ties in core order)

@@ -547,3 +547,39 @@ def test_an_amount_derived_from_a_rejected_price_is_not_kept():
     # the derived count is of lines in the analysis: not the quarantined, not the duplicate
     assert result.audit.derived == {"amount": 1}
     assert result.clean["amount"].tolist() == [6.78]
+
+
+def test_a_merged_customer_keeps_first_values_fills_blanks_and_lists_conflicts():
+    # Rows 2, 3, 4 and 6 are one company written four ways; row 5 is another.
+    raw = pd.DataFrame(
+        {
+            "客户名称": [
+                "星辰科技有限公司",
+                "星辰科技",
+                "（北京）星辰科技有限公司",
+                "华为技术有限公司",
+                "星辰科技股份有限公司",
+            ],
+            "联系人": ["张伟", None, "李娜", "王芳", "张伟"],
+            "联系电话": ["13800138000", None, "13900139000", "13700137000", "13800138000"],
+            "客户等级": [None, "重点", "潜在", "普通", "重点"],
+            "需求匹配度": ["4", "5", None, "3", "4"],
+            "最近沟通时间": ["2024-03-01", "2024-03-20", "2024-02-01", "2024-01-05", None],
+        }
+    )
+    result = ak.clean_table(raw, table="customers", as_of="2024-06-30")
+    rows = result.rows.set_index("source_row")
+    assert rows["fate"].to_dict() == {2: "kept", 3: "merged", 4: "merged", 5: "kept", 6: "merged"}
+    assert rows.loc[[3, 4, 6], "kept_as"].tolist() == [2, 2, 2]
+    star = result.clean.set_index("source_row").loc[2]
+    assert star["grade"] == "重点"  # blank in row 2: the first value in row order fills it
+    assert star["match_score"] == 4  # row 2's own value stands
+    assert star["last_contact_date"] == pd.Timestamp("2024-03-20")  # the latest contact
+    assert star["contact_name"] == "张伟; 李娜" and star["contact_count"] == 2
+    assert star["contact_phone"] == "13800138000; 13900139000"
+    conflicts = result.audit.merge_conflicts.set_index("column")
+    assert set(conflicts["customer_id"]) == {star["customer_id"]}
+    assert conflicts.loc["grade", ["kept_value", "other_values"]].tolist() == ["重点", "潜在"]
+    assert conflicts.loc["match_score", ["kept_value", "other_values"]].tolist() == ["4", "5"]
+    assert "last_contact_date" not in conflicts.index  # the latest is taken, not a conflict
+    assert len(result.contacts) == 3  # 张伟 twice with one phone is one contact; 王芳 is 华为's

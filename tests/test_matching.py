@@ -602,3 +602,42 @@ def test_a_bracketed_shop_name_ending_in_market_is_not_a_region():
     )
     assert cores[0] != cores[1]
     assert cores[2] == cores[3]
+
+
+def test_pair_table_stores_each_text_once_and_reads_as_text():
+    names = pd.Series(
+        ["星辰科技有限公司", "北京星辰科技有限公司", "星辰科技发展有限公司", "星晨科技发展有限公司"]
+        + ["华为技术有限公司", "华润集团"]
+    )
+    pairs = customer_groups(names).pairs
+    texts = [f"{side}_{what}" for what in ("id", "name", "core") for side in ("left", "right")]
+    for left, right in zip(texts[::2], texts[1::2], strict=True):
+        assert isinstance(pairs[left].dtype, pd.CategoricalDtype)
+        # both sides share one sorted set of categories, so they compare and sort as text
+        assert pairs[left].cat.categories.equals(pairs[right].cat.categories)
+        assert list(pairs[left].cat.categories) == sorted(pairs[left].cat.categories)
+    plain = pairs.astype({c: "str" for c in texts + ["decision", "reason"]})
+    assert (pairs["left_core"] == pairs["right_core"]).tolist() == (
+        plain["left_core"] == plain["right_core"]
+    ).tolist()
+    assert pairs.sort_values("left_name")["left_name"].tolist() == sorted(plain["left_name"])
+    # counts list only what occurs
+    assert pairs["decision"].value_counts().to_dict() == plain["decision"].value_counts().to_dict()
+    assert pairs["reason"].value_counts().to_dict() == plain["reason"].value_counts().to_dict()
+
+
+def test_derived_ids_given_by_the_caller_are_the_ones_it_would_derive():
+    raw = make_messy_customers(400, random_state=5)
+    names = raw["customer_name"].astype("str")
+    ids = raw["customer_id"].astype("str").where(lambda s: s.str.strip() != "")
+    own = customer_groups(names, ids=ids)
+    given_ids = ak.stable_customer_id(names)
+    passed = customer_groups(names, ids=ids, derived_ids=given_ids)
+    pd.testing.assert_series_equal(passed.group, own.group)
+    pd.testing.assert_frame_equal(passed.pairs, own.pairs)
+    # the ids passed are the ones used
+    other = customer_groups(names, derived_ids="X" + given_ids)
+    assert other.group.dropna().str.startswith("X").all()
+    assert other.group.str[1:].equals(customer_groups(names).group)
+    with pytest.raises(ParameterError, match="derived_ids"):
+        customer_groups(names, derived_ids=given_ids.reset_index(drop=True).iloc[1:])
