@@ -872,7 +872,12 @@ def run_report(
             )
     if bar is not None:
         bar.close()
-    write_index(output_dir, previous=previous)
+    write_index(
+        output_dir,
+        previous=previous,
+        lang=str(shared.get("lang", "zh")),
+        clean_dir=shared.get("clean_dir") or None,
+    )
     return metrics
 
 
@@ -1002,86 +1007,243 @@ def _change_cell(row: Mapping[str, object]) -> str:
     return text
 
 
-_INDEX_STYLE = """
-body { font-family: "Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC",
-       sans-serif; margin: 2rem auto; max-width: 60rem; color: #222; }
-h1 { font-size: 1.6rem; } h2 { font-size: 1.2rem; margin-top: 2rem; }
-table { border-collapse: collapse; width: 100%; font-size: 0.9rem; }
-th, td { border-bottom: 1px solid #ddd; padding: 0.3rem 0.6rem; text-align: left; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-.up { color: #1a7f37; } .down { color: #c62828; }
-"""
+#: The index's words, by language.
+INDEX_TEXT = {
+    "zh": {
+        "title": "销售分析报告",
+        "as_of": "数据截至",
+        "compared": "上期报告",
+        "kpis": "本月关键指标",
+        "mom": "环比",
+        "yoy": "同比",
+        "story": "本月要点",
+        "actions": "本周行动",
+        "calls": "优先联系",
+        "shown": "显示前 {n} / 共 {total} 位",
+        "no_calls": "没有名单（02 客户画像未运行或筛选无结果）。",
+        "protect": "重点保护",
+        "no_protect": "没有名单（07 客户终身价值未运行）。",
+        "weakest": "最弱销售环节",
+        "weakest_text": "只有 {rate} 的商机从「{previous}」进入「{step}」（①–⑤ 中最低）。",
+        "no_weakest": "没有商机阶段数据。",
+        "pages": "分析页面",
+        "skipped": "已跳过",
+        "footer": "全部指标（机器可读）：",
+        "closed": "基于 {n} 个结单",
+        "call_headers": ("客户", "负责人", "下次跟进"),
+        "protect_headers": ("客户", "负责人", "建议"),
+        "overdue": "（已逾期）",
+    },
+    "en": {
+        "title": "Sales report",
+        "as_of": "Data as of",
+        "compared": "Previous report",
+        "kpis": "This month's key figures",
+        "mom": "vs last month",
+        "yoy": "vs a year ago",
+        "story": "What changed",
+        "actions": "This week's actions",
+        "calls": "Call first",
+        "shown": "first {n} of {total}",
+        "no_calls": "No list (02 customer profile did not run, or nobody matched).",
+        "protect": "Customers to protect",
+        "no_protect": "No list (07 customer lifetime value did not run).",
+        "weakest": "Weakest sales step",
+        "weakest_text": "Only {rate} of deals moved from “{previous}” to “{step}” (lowest of ①–⑤).",
+        "no_weakest": "No stage history.",
+        "pages": "Pages",
+        "skipped": "skipped",
+        "footer": "All figures (machine-readable):",
+        "closed": "from {n} closed deals",
+        "call_headers": ("Customer", "Owner", "Next follow-up"),
+        "protect_headers": ("Customer", "Owner", "Suggested action"),
+        "overdue": " (overdue)",
+    },
+}
+#: How many rows each action list shows on the index.
+ACTION_ROWS = 5
+#: The sales steps ①–⑤ (after-sales is not a sales loss; its page reports it).
+SALES_STEPS = 5
 
 
 def write_index(
-    output_dir: str | os.PathLike, *, previous: str | os.PathLike | None = None
+    output_dir: str | os.PathLike,
+    *,
+    previous: str | os.PathLike | None = None,
+    lang: str = "zh",
+    clean_dir: str | os.PathLike | None = None,
 ) -> Path:
-    """Write ``index.html``: links to every HTML page of the report and its headline figures.
+    """Write ``index.html``: one screen of this month's KPIs, what changed, this week's actions.
+
+    The KPI cards (:func:`analysis_kit.summary.period_kpis`) are computed from the clean tables
+    of the report (``clean/``, written by 01) for the month of the report's ``as_of``: each with
+    its change on the same days of last month and of a year ago, coloured by whether the change
+    is good, and a twelve-month trend line. Below them: three sentences, the first rows of the
+    call list (02's ``call_list.csv``) and of the customers to protect (07's
+    ``clv_protect.csv``), the weakest of the sales steps ①–⑤ (05's ``stage_funnel.csv``), and
+    the pages. Built from an autoescaped Jinja2 template; charts are inline SVG, so the folder
+    stays self-contained.
 
     Parameters
     ----------
     output_dir : path
-        A report folder (HTML pages and ``metrics.json``).
+        A report folder (HTML pages, ``metrics.json`` and the files above).
     previous : path, optional
-        An earlier report folder; each figure then shows its previous value and the change.
+        An earlier report folder, linked from the header. Changes are computed from the data
+        itself, never by subtracting two reports (a re-run with another ``as_of`` reads other rows).
+    lang : {"zh", "en"}, default="zh"
+        The page's language.
+    clean_dir : path, optional
+        Where the clean tables are; ``output_dir/clean`` by default.
 
     Returns
     -------
     Path
         The index page. The same folder gives the same bytes (no clock time is written).
     """
+    import jinja2
+
+    from . import summary
+
+    if lang not in INDEX_TEXT:
+        raise ReportError(f'lang must be "zh" or "en"; got {lang!r}')
+    t = INDEX_TEXT[lang]
     output_dir = Path(output_dir)
     metrics_path = output_dir / METRICS_FILE
     current = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.exists() else {}
-    before = None
-    if previous is not None:
-        previous_file = Path(previous) / METRICS_FILE
-        if previous_file.exists():
-            before = json.loads(previous_file.read_text(encoding="utf-8"))
-    rows = compare_metrics(current, before)
-    pages = sorted(p for p in output_dir.glob("[0-9][0-9]_*.html"))
-    title = f"分析报告 Analysis report — {output_dir.name}"
-    out = [
-        "<!DOCTYPE html>",
-        '<html lang="zh"><head><meta charset="utf-8">',
-        f"<title>{html.escape(title)}</title><style>{_INDEX_STYLE}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
-    ]
-    if before is not None:
-        out.append(
-            f"<p>对比上期 Compared with the previous report: "
-            f"<code>{html.escape(Path(previous).name)}</code></p>"
-        )
-    out.append("<h2>页面 Pages</h2><ul>")
-    for page in pages:
-        heading = _page_title(page)
-        out.append(f'<li><a href="{html.escape(page.name)}">{html.escape(heading)}</a></li>')
-    out.append("</ul>")
-    for notebook in dict.fromkeys(row["notebook"] for row in rows):
-        out.append(f"<h2>{html.escape(str(notebook))}</h2><table>")
-        header = "<tr><th>指标 Metric</th><th>本期 Value</th>"
-        if before is not None:
-            header += "<th>上期 Previous</th><th>变化 Change</th>"
-        out.append(header + "</tr>")
-        for row in (r for r in rows if r["notebook"] == notebook):
-            line = (
-                f"<tr><td>{html.escape(str(row['metric']))}</td>"
-                f'<td class="num">{_cell(row["value"])}</td>'
-            )
-            if before is not None:
-                css = ""
-                if row["change"]:
-                    css = " up" if row["change"] > 0 else " down"
-                line += (
-                    f'<td class="num">{_cell(row["previous"])}</td>'
-                    f'<td class="num{css}">{_change_cell(row)}</td>'
-                )
-            out.append(line + "</tr>")
-        out.append("</table>")
-    out.append("</body></html>")
+    as_of = _index_as_of(current, output_dir)
+    tables = _clean_tables(Path(clean_dir) if clean_dir is not None else output_dir / "clean")
+    kpis, sentences, period = [], [], as_of or output_dir.name
+    if as_of is not None:
+        table = summary.period_kpis(tables, as_of=as_of)
+        period = as_of[:7]
+        sentences = summary.kpi_sentences(table, lang)
+        for row in table.to_dict("records"):
+            kpis.append(_kpi_card(row, t, lang))
+    calls, calls_total = _first_rows(
+        output_dir / "call_list.csv",
+        ("customer_name", "owner", "next_followup_due"),
+        flag=("overdue", t["overdue"]),
+    )
+    protect, _ = _first_rows(output_dir / "clv_protect.csv", ("customer_name", "owner", "action"))
+    pages = []
+    for page in sorted(output_dir.glob("[0-9][0-9]_*.html")):
+        title = _page_title(page)
+        skipped = current.get(page.stem, {}).get("skipped") if isinstance(current, dict) else None
+        if skipped:
+            title += f" ({t['skipped']} skipped)"
+        pages.append({"href": page.name, "title": title})
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("analysis_kit", "report_templates"),
+        autoescape=True,
+        keep_trailing_newline=True,
+    )
+    page = environment.get_template("index.html.j2").render(
+        lang=lang,
+        t=t,
+        period=period,
+        as_of=as_of or "—",
+        previous=Path(previous).name if previous is not None else None,
+        kpis=kpis,
+        sentences=sentences,
+        calls=calls,
+        calls_total=calls_total,
+        calls_shown=t["shown"].format(n=len(calls), total=calls_total),
+        call_headers=t["call_headers"],
+        protect=protect,
+        protect_headers=t["protect_headers"],
+        weakest=_weakest_sales_step(output_dir / "stage_funnel.csv", t),
+        pages=pages,
+    )
     index = output_dir / INDEX_FILE
-    index.write_text("\n".join(out) + "\n", encoding="utf-8")
+    index.write_text(page, encoding="utf-8")
     return index
+
+
+def _index_as_of(metrics: Mapping[str, object], folder: Path) -> str | None:
+    """Return the analysis day: a notebook's recorded ``as_of``, else a dated folder's name."""
+    for values in metrics.values():
+        if isinstance(values, Mapping) and values.get("as_of"):
+            return str(values["as_of"])[:10]
+    return folder.name if _DATED.match(folder.name) else None
+
+
+def _clean_tables(folder: Path) -> dict[str, object]:
+    """Read the clean tables the KPIs use; a table that is not there is left out."""
+    import pandas as pd
+
+    tables = {}
+    for name in ("orders", "stages", "targets", "customers", "followups"):
+        path = folder / f"{name}.parquet"
+        if path.exists():
+            tables[name] = pd.read_parquet(path)
+    return tables
+
+
+def _kpi_card(row: Mapping[str, object], t: Mapping[str, str], lang: str) -> dict[str, object]:
+    import pandas as pd
+
+    from . import summary
+
+    tone = "flat" if row["good"] is None else "good" if row["good"] else "bad"
+    mom = row["mom"]
+    arrow = "" if mom is None or mom == 0 else "▲" if mom > 0 else "▼"
+    note = ""
+    if row["key"] == "win_rate" and pd.notna(row.get("basis")):
+        note = t["closed"].format(n=int(row["basis"]))
+    return {
+        "key": row["key"],
+        "label": row[lang],
+        "value": summary.format_value(row["value"], row["unit"], lang),
+        "mom": summary.format_change(mom, row["change_kind"], lang),
+        "yoy": summary.format_change(row["yoy"], row["change_kind"], lang),
+        "tone": tone,
+        "arrow": arrow,
+        "spark": summary.sparkline(row["trend"]),
+        "note": note,
+    }
+
+
+def _first_rows(path: Path, columns: Sequence[str], flag: tuple[str, str] | None = None):
+    """Return the first :data:`ACTION_ROWS` rows of a report CSV as text, and its row count."""
+    import pandas as pd
+
+    if not path.exists() or not path.stat().st_size:
+        return [], 0
+    try:
+        frame = pd.read_csv(path, dtype="str", keep_default_na=False)
+    except pd.errors.EmptyDataError:  # a list written without any row or header
+        return [], 0
+    rows = []
+    for record in frame.head(ACTION_ROWS).to_dict("records"):
+        cells = [record.get(c, "") or "—" for c in columns]
+        if flag is not None and record.get(flag[0]) == "True":
+            cells[-1] += flag[1]
+        rows.append(cells)
+    return rows, len(frame)
+
+
+def _weakest_sales_step(path: Path, t: Mapping[str, str]) -> dict[str, str] | None:
+    """Return the sales step (①–⑤) with the lowest conversion from the step before it."""
+    import pandas as pd
+
+    if not path.exists() or not path.stat().st_size:
+        return None
+    table = pd.read_csv(path)
+    if not {"step", "step_index", "conversion_from_previous"} <= set(table.columns):
+        return None
+    steps = table[table["step_index"] <= SALES_STEPS].reset_index(drop=True)
+    rates = steps["conversion_from_previous"]
+    if rates.notna().sum() == 0:
+        return None
+    at = int(rates.idxmin())
+    rate = f"{rates[at]:.1%}"
+    return {
+        "step": steps.loc[at, "step"],
+        "text": t["weakest_text"].format(
+            rate=rate, previous=steps.loc[at - 1, "step"], step=steps.loc[at, "step"]
+        ),
+    }
 
 
 def _page_title(page: Path) -> str:

@@ -1,6 +1,7 @@
 """The report runner: parameter checks, dated folders, the index page, period over period."""
 
 import json
+import re
 
 import nbformat
 import pandas as pd
@@ -16,6 +17,7 @@ from analysis_kit.reports import (
     run_report,
     write_index,
 )
+from analysis_kit.summary import format_change, format_value, period_kpis
 
 SPECS = {
     "03_rfm.ipynb": {
@@ -109,23 +111,85 @@ def _fake_report(folder, customers, revenue):
     return folder
 
 
-def test_index_links_pages_and_shows_changes(tmp_path):
-    before = _fake_report(tmp_path / "2024-05-31", 100, 1_000.0)
-    now = _fake_report(tmp_path / "2024-06-30", 120, 900.0)
-    index = write_index(now, previous=before)
-    page = index.read_text(encoding="utf-8")
+def _kpi_report(folder, tables):
+    """A report folder as run_report leaves it: clean tables, metrics, a page, action lists."""
+    _fake_report(folder, 4, 1.0)
+    record_metrics({"as_of": "2024-06-30"}, folder, "01_data_cleaning")
+    (folder / "clean").mkdir()
+    for name, table in tables.items():
+        table.to_parquet(folder / "clean" / f"{name}.parquet")
+    calls = pd.DataFrame(
+        {
+            "customer_name": ["<b>星辰</b>科技"] + [f"客户{i}" for i in range(6)],
+            "owner": ["王**"] * 7,
+            "next_followup_due": ["2024-06-20"] + ["2024-07-10"] * 6,
+            "overdue": [True] + [False] * 6,
+        }
+    )
+    calls.to_csv(folder / "call_list.csv", index=False, encoding="utf-8-sig")
+    protect = pd.DataFrame(
+        {"customer_name": ["华为技术"], "owner": ["李*"], "action": ["重点挽回"]}
+    )
+    protect.to_csv(folder / "clv_protect.csv", index=False, encoding="utf-8-sig")
+    funnel = pd.DataFrame(
+        {
+            "step": ["初次接洽", "需求确认", "方案提交", "商务谈判", "成交", "售后维护"],
+            "step_index": [1, 2, 3, 4, 5, 6],
+            "conversion_from_previous": [None, 0.8, 0.6, 0.9, 0.7, 0.2],
+        }
+    )
+    funnel.to_csv(folder / "stage_funnel.csv", index=False, encoding="utf-8-sig")
+    return folder
+
+
+def _card(page: str, key: str) -> str:
+    start = page.index(f'data-key="{key}"')
+    return page[start : page.index("</section>", start)].split('class="card"')[0]
+
+
+def test_index_is_one_screen_of_the_month(kpi_tables, tmp_path):
+    folder = _kpi_report(tmp_path / "2024-06-30", kpi_tables)
+    page = write_index(folder).read_text(encoding="utf-8")
+    assert "<title>销售分析报告 — 2024-06</title>" in page
+    revenue = _card(page, "revenue")
+    assert "120.0 万元" in revenue and "环比 +20.0%" in revenue and "同比 +100.0%" in revenue
+    assert 'class="change good"' in revenue and "<svg" in revenue
+    win = _card(page, "win_rate")
+    assert "75.0%" in win and "+25.0 个百分点" in win and "基于 4 个结单" in win
+    risk = _card(page, "churn_risk")
+    assert 'class="change bad"' in risk and "▲ 环比 +100.0%" in risk
+    # the action block: the call list says how much it shows, names are escaped
+    assert "显示前 5 / 共 7 位" in page
+    assert "&lt;b&gt;星辰&lt;/b&gt;科技" in page and "<b>星辰</b>" not in page
+    assert "2024-06-20（已逾期）" in page and "重点挽回" in page
+    # the weakest *sales* step: 方案提交 (60%), not after-sales (20%)
+    weakest = page[page.index("最弱销售环节") :]
+    assert '<div class="step">方案提交</div>' in weakest and "售后维护" not in weakest
     assert '<a href="03_rfm_segmentation.html">03 RFM 客户分群</a>' in page
-    assert "<title>分析报告 Analysis report — 2024-06-30</title>" in page
-    assert "2024-05-31" in page
-    assert "▲ 20 (+20.0%)" in page
-    assert "▼ -100.00 (-10.0%)" in page
-    assert write_index(now, previous=before).read_text(encoding="utf-8") == page  # stable
+    assert (
+        "rows_kept" not in page and "customers" not in page.split("<main>")[1].split("metrics")[0]
+    )
+    assert write_index(folder).read_text(encoding="utf-8") == page  # the same bytes
 
 
-def test_index_without_previous_has_no_change_column(tmp_path):
-    now = _fake_report(tmp_path / "r", 5, 1.0)
-    page = write_index(now).read_text(encoding="utf-8")
-    assert "上期 Previous" not in page and '<td class="num">5</td>' in page
+def test_english_index_has_no_chinese_outside_the_data(kpi_tables, tmp_path):
+    folder = _kpi_report(tmp_path / "2024-06-30", kpi_tables)
+    page = write_index(folder, lang="en").read_text(encoding="utf-8")
+    assert "Revenue this month" in page and "+25.0 pts" in page and "first 5 of 7" in page
+    data = ["星辰", "科技", "客户", "王", "华为技术", "李", "重点挽回", "方案提交"]
+    data += ["初次接洽", "需求确认", "03 RFM 客户分群"]
+    text = page
+    for value in sorted(data, key=len, reverse=True):
+        text = text.replace(value, "")
+    assert not re.findall(r"[\u4e00-\u9fff]", text)
+
+
+def test_index_of_a_folder_without_data_says_so(tmp_path):
+    folder = _fake_report(tmp_path / "r", 5, 1.0)
+    page = write_index(folder).read_text(encoding="utf-8")
+    assert "03_rfm_segmentation.html" in page and "没有名单" in page
+    with pytest.raises(ReportError, match="lang"):
+        write_index(folder, lang="fr")
 
 
 def test_previous_report_is_the_latest_earlier_dated_folder(tmp_path):
@@ -172,11 +236,15 @@ def test_dated_runs_compare_with_the_previous_month(cleaned_sample, tmp_path, ca
     assert may.parent.name == "2024-05-31" and june.parent.name == "2024-06-30"
     assert "[1/1] 03_rfm_segmentation.ipynb done" in capsys.readouterr().err
     index = (june.parent / "index.html").read_text(encoding="utf-8")
-    assert "Compared with the previous report: <code>2024-05-31</code>" in index
-    before = json.loads(may.read_text(encoding="utf-8"))["03_rfm_segmentation"]["customers"]
-    after = json.loads(june.read_text(encoding="utf-8"))["03_rfm_segmentation"]["customers"]
-    assert f'<td class="num">{before:,d}</td>' in index
-    assert f'<td class="num">{after:,d}</td>' in index
+    assert "上期报告 2024-05-31" in index
+    # the cards are the month's figures from the clean tables, computed as of each report's day
+    clean = {p.stem: pd.read_parquet(p) for p in cleaned_sample.clean_dir.glob("*.parquet")}
+    june_kpis = period_kpis(clean, as_of="2024-06-30").set_index("key")
+    revenue = june_kpis.loc["revenue"]
+    assert format_value(revenue["value"], "money") in index
+    assert format_change(revenue["mom"], "relative") in index
+    may_kpis = period_kpis(clean, as_of="2024-05-31").set_index("key")
+    assert may_kpis.loc["revenue", "value"] == revenue["previous"]
     executed = (june.parent / "03_rfm_segmentation.ipynb").read_text(encoding="utf-8")
     assert 'as_of = \\"2024-06-30\\"' in executed
 
