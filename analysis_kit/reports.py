@@ -66,6 +66,10 @@ class ReportError(AnalysisKitError, RuntimeError):
 class NotebookSkipped(AnalysisKitError):
     """A notebook's input tables are absent: the report notes it and goes on with the next one."""
 
+    def _render_traceback_(self) -> list[str]:
+        """Show the note as one line in Jupyter, not as a traceback (IPython asks for this)."""
+        return [f"{type(self).__name__}: {self}"]
+
 
 #: The engines :func:`load_tables` can hand the transaction-level tables to.
 ENGINES = ("pandas", "duckdb", "polars", "spark")
@@ -149,7 +153,9 @@ def load_tables(
     if missing:
         names = ", ".join(f"{TABLES[n].title if n in TABLES else n} ({n}.parquet)" for n in missing)
         raise NotebookSkipped(
-            f"缺少输入表，本笔记本跳过 skipped: it needs {names}, not found in {folder.name}/"
+            f"缺少输入表，本笔记本跳过 skipped: it needs {names}, not found in "
+            f"{folder.resolve()}; 请先运行 01_data_cleaning run 01_data_cleaning first "
+            "(it writes the clean tables there)"
         )
     names = list(dict.fromkeys((*required, *optional)))
     paths = {name: folder / f"{name}.parquet" for name in names}

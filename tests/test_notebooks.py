@@ -201,3 +201,37 @@ def test_clustering_notebook_with_a_fixed_k(report, tmp_path):
     again = json.loads(run_report(tmp_path / "b", notebooks=["04"], parameters=params).read_text())
     assert first["04_customer_clustering"]["k"] == 3
     assert first == again  # same data and seed, same result
+
+
+def test_notebooks_chain_with_their_own_defaults(tmp_path):
+    """As in JupyterLab: 01 then 03, each with the defaults of its parameters cell."""
+    import shutil
+
+    import papermill as pm
+
+    root = ak.reports.NOTEBOOK_DIR.parent
+    shutil.copytree(root / "notebooks", tmp_path / "notebooks")
+    shutil.copytree(root / "data", tmp_path / "data")
+    for name in ("01_data_cleaning.ipynb", "03_rfm_segmentation.ipynb"):
+        pm.execute_notebook(
+            str(tmp_path / "notebooks" / name),
+            str(tmp_path / f"run_{name}"),
+            cwd=str(tmp_path / "notebooks"),
+            progress_bar=False,
+        )
+    clean = tmp_path / "reports" / "clean" / "orders.parquet"
+    assert clean.exists()  # 01 wrote where 03 reads
+    metrics = json.loads((tmp_path / "reports" / "metrics.json").read_text(encoding="utf-8"))
+    buyers = pd.read_parquet(clean).query("amount > 0")["customer_id"].nunique()
+    assert metrics["03_rfm_segmentation"]["customers"] == buyers
+
+
+def test_a_missing_input_is_one_line_naming_the_path_and_the_fix(tmp_path):
+    with pytest.raises(ak.reports.NotebookSkipped) as caught:
+        ak.reports.load_tables(tmp_path / "clean", required=["orders"])
+    message = str(caught.value)
+    assert (
+        str((tmp_path / "clean").resolve()) in message and "run 01_data_cleaning first" in message
+    )
+    # Jupyter shows what _render_traceback_ returns instead of a traceback
+    assert caught.value._render_traceback_() == [f"NotebookSkipped: {message}"]
