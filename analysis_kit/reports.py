@@ -31,6 +31,7 @@ __all__ = [
     "compare_metrics",
     "export_html",
     "lines_without",
+    "link_pages",
     "load_tables",
     "record_metrics",
     "run_notebook",
@@ -595,6 +596,12 @@ def run_notebook(
                 progress_bar=progress,
                 kernel_name=_KERNEL,
                 language="python",
+                # The kernel runs on this machine for this one notebook. Its start-up notice
+                # about TCP without encryption is not the reader's business, and a graceful
+                # shutdown interrupts it first (logging a KeyboardInterrupt): every output is
+                # written by the cells themselves, so it is stopped at once. Errors still show.
+                extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                shutdown_kernel="immediate",
             )
     except pm.PapermillExecutionError as exc:
         if exc.ename == NotebookSkipped.__name__:
@@ -878,6 +885,7 @@ def run_report(
             )
     if bar is not None:
         bar.close()
+    link_pages(output_dir, lang=str(shared.get("lang", "zh")))
     write_index(
         output_dir,
         previous=previous,
@@ -1250,6 +1258,61 @@ def _weakest_sales_step(path: Path, t: Mapping[str, str]) -> dict[str, str] | No
             rate=rate, previous=steps.loc[at - 1, "step"], step=steps.loc[at, "step"]
         ),
     }
+
+
+_NAV_START, _NAV_END = "<!-- analysis-kit nav -->", "<!-- /analysis-kit nav -->"
+_NAV_STYLE = (
+    "display:flex;justify-content:space-between;gap:1rem;max-width:84rem;margin:0 auto;"
+    "padding:0.5rem 2rem;font:0.9rem system-ui,sans-serif;border-bottom:1px solid #d1d9e0"
+)
+_LINK_STYLE = "color:#0969da;text-decoration:none"
+_NAV_TEXT = {
+    "zh": ("上一页", "返回目录", "下一页"),
+    "en": ("Previous", "Back to the summary", "Next"),
+}
+
+
+def link_pages(output_dir: str | os.PathLike, *, lang: str = "zh") -> list[Path]:
+    """Put previous / index / next links at the top and bottom of every page of a report.
+
+    Pages are the ``NN_*.html`` files in notebook order. Running it again replaces the links
+    (a re-run may add or drop a page). Returns the pages.
+    """
+    words = _NAV_TEXT.get(lang, _NAV_TEXT["zh"])
+    pages = sorted(Path(output_dir).glob("[0-9][0-9]_*.html"))
+    titles = [_page_title(page) for page in pages]
+    for at, page in enumerate(pages):
+        parts = []
+        if at > 0:
+            parts.append(
+                f'<a style="{_LINK_STYLE}" href="{html.escape(pages[at - 1].name)}">← {words[0]}: '
+                f"{html.escape(titles[at - 1])}</a>"
+            )
+        else:
+            parts.append("<span></span>")
+        parts.append(f'<a style="{_LINK_STYLE}" href="{INDEX_FILE}">{words[1]}</a>')
+        if at + 1 < len(pages):
+            parts.append(
+                f'<a style="{_LINK_STYLE}" href="{html.escape(pages[at + 1].name)}">{words[2]}: '
+                f"{html.escape(titles[at + 1])} →</a>"
+            )
+        else:
+            parts.append("<span></span>")
+        nav = (
+            f'{_NAV_START}<nav class="ak-nav" style="{_NAV_STYLE}">{"".join(parts)}</nav>{_NAV_END}'
+        )
+        text = re.sub(
+            re.escape(_NAV_START) + ".*?" + re.escape(_NAV_END),
+            "",
+            page.read_text(encoding="utf-8"),
+            flags=re.S,
+        )
+        body = re.search(r"<body[^>]*>", text)
+        if body is not None:
+            text = text[: body.end()] + nav + text[body.end() :]
+        text = text.replace("</body>", nav + "</body>", 1)
+        page.write_text(text, encoding="utf-8")
+    return pages
 
 
 def _page_title(page: Path) -> str:

@@ -235,3 +235,16 @@ def test_a_missing_input_is_one_line_naming_the_path_and_the_fix(tmp_path):
     )
     # Jupyter shows what _render_traceback_ returns instead of a traceback
     assert caught.value._render_traceback_() == [f"NotebookSkipped: {message}"]
+
+
+def test_every_page_links_back_to_the_summary_and_on(report):
+    out, _ = report
+    pages = sorted(out.glob("[0-9][0-9]_*.html"))
+    for at, page in enumerate(pages):
+        text = page.read_text(encoding="utf-8")
+        nav = text.split('<nav class="ak-nav"')[1].split("</nav>")[0]
+        assert 'href="index.html"' in nav
+        assert (f'href="{pages[at - 1].name}"' in nav) == (at > 0)
+        if at + 1 < len(pages):
+            assert f'href="{pages[at + 1].name}"' in nav
+        assert text.count('<nav class="ak-nav"') == 2  # top and bottom, once each

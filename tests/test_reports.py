@@ -296,3 +296,11 @@ def test_a_string_annotation_allows_several_types():
         check_parameters({"k": 2.5}, specs)
     with pytest.raises(ReportError, match="k=True is bool"):
         check_parameters({"k": True}, specs)
+
+
+@pytest.mark.notebook
+def test_the_report_log_has_no_kernel_notices(cleaned_sample, tmp_path, capfd):
+    run_report(tmp_path, notebooks=["03"], parameters={"clean_dir": str(cleaned_sample.clean_dir)})
+    err = capfd.readouterr().err
+    assert "03_rfm_segmentation.ipynb done" in err
+    assert "IPKernelApp" not in err and "without encryption" not in err
