@@ -693,13 +693,17 @@ def weakest_step(
     funnel: pd.DataFrame,
     *,
     by: str | Sequence[str] | None = None,
+    through: str | None = WON_STAGE,
     step_col: str = "step",
     conversion_col: str = "conversion_from_previous",
 ) -> Any:
     """Name the step with the lowest conversion from the previous step: where most units drop off.
 
     The first step (no previous step) and steps with a missing conversion are skipped; on a tie
-    the earlier step wins.
+    the earlier step wins. Only the steps up to ``through`` (the won step, 成交) are candidates:
+    after-sales (售后维护) follows a won deal, so few deals reaching it is not a sales loss (its
+    conversion is reported on its own, in the funnel table). A funnel without a ``through`` step
+    (an event funnel, a custom one) has every step as a candidate.
 
     Parameters
     ----------
@@ -707,6 +711,8 @@ def weakest_step(
         As returned by :func:`stage_funnel` or :func:`event_funnel`, in step order.
     by : str or list of str, optional
         The group columns of a broken-down funnel: name the weakest step of each group.
+    through : str or None, default=WON_STAGE
+        The last step that can be the weakest; None considers every step.
     step_col, conversion_col : str
         Column names.
 
@@ -727,6 +733,9 @@ def weakest_step(
     """
     by_cols = _names(by, "by")
     require_columns(funnel.columns, [*by_cols, step_col, conversion_col], where="weakest_step")
+    steps = list(dict.fromkeys(funnel[step_col]))
+    if through is not None and through in steps:
+        funnel = funnel[funnel[step_col].isin(steps[: steps.index(through) + 1])]
     valid = funnel[funnel[conversion_col].notna()]
     if not by_cols:
         if funnel[step_col].duplicated().any():

@@ -1076,8 +1076,6 @@ INDEX_TEXT = {
 }
 #: How many rows each action list shows on the index.
 ACTION_ROWS = 5
-#: The sales steps ①–⑤ (after-sales is not a sales loss; its page reports it).
-SALES_STEPS = 5
 
 
 def write_index(
@@ -1238,26 +1236,23 @@ def _first_rows(path: Path, columns: Sequence[str], flag: tuple[str, str] | None
 
 
 def _weakest_sales_step(path: Path, t: Mapping[str, str]) -> dict[str, str] | None:
-    """Return the sales step (①–⑤) with the lowest conversion from the step before it."""
+    """Return the weakest sales step (①–⑤, :func:`analysis_kit.funnel.weakest_step`) and a line."""
     import pandas as pd
+
+    from .funnel import weakest_step
 
     if not path.exists() or not path.stat().st_size:
         return None
     table = pd.read_csv(path)
-    if not {"step", "step_index", "conversion_from_previous"} <= set(table.columns):
+    if not {"step", "conversion_from_previous"} <= set(table.columns):
         return None
-    steps = table[table["step_index"] <= SALES_STEPS].reset_index(drop=True)
-    rates = steps["conversion_from_previous"]
-    if rates.notna().sum() == 0:
+    step = weakest_step(table)
+    if step is None:
         return None
-    at = int(rates.idxmin())
-    rate = f"{rates[at]:.1%}"
-    return {
-        "step": steps.loc[at, "step"],
-        "text": t["weakest_text"].format(
-            rate=rate, previous=steps.loc[at - 1, "step"], step=steps.loc[at, "step"]
-        ),
-    }
+    at = table.index[table["step"] == step][0]
+    rate = f"{table.loc[at, 'conversion_from_previous']:.1%}"
+    previous = table.loc[table.index[table.index.get_loc(at) - 1], "step"]
+    return {"step": step, "text": t["weakest_text"].format(rate=rate, previous=previous, step=step)}
 
 
 _NAV_START, _NAV_END = "<!-- analysis-kit nav -->", "<!-- /analysis-kit nav -->"

@@ -103,7 +103,8 @@ def test_funnel_notebook_counts_match_a_loop(cleaned_sample, default_run):
     conversion = {
         s: expected[s] / expected[p] for p, s in zip(TEMPLATE, TEMPLATE[1:], strict=False)
     }
-    assert recorded["weakest_step"] == min(conversion, key=conversion.get)
+    sales = {s: v for s, v in conversion.items() if s != "售后维护"}  # after-sales is no loss
+    assert recorded["weakest_step"] == min(sales, key=sales.get)
     for step, value in conversion.items():
         assert recorded["conversion_from_previous"][step] == pytest.approx(value, abs=1e-4)
     won = sum(d["outcome"] == "won" for d in deals.values())
