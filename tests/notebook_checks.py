@@ -43,3 +43,33 @@ def people_names(clean_dir: Path) -> list[str]:
             columns += [frame[c] for c in wanted if c in frame.columns]
     names = pd.concat(columns).dropna().astype(str)
     return list(names.str.split("; ").explode().str.strip().unique())
+
+
+def reader_artifacts(page: str, *, lang: str = "zh") -> dict[str, int]:
+    """Count what a reader should never see in a page's tables and printed output.
+
+    scientific notation (``1.53e+02``), floats with four or more decimals, ``NaN``/``None``/
+    ``NaT`` cells, a 0..n index column, snake_case headers on a Chinese page, and Python
+    reprs (``{…}``, ``[…]`` of quoted items) in cells or printed text.
+    """
+    import re
+
+    cells = re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", page, flags=re.S)
+    headers = re.findall(r"<th[^>]*>(.*?)</th>", page, flags=re.S)
+    text = re.sub(r"<style.*?</style>|<script.*?</script>", "", page, flags=re.S)
+    text = re.sub(r"<[^>]+>", " ", text)
+    counts = {
+        "scientific": len(re.findall(r"\b\d(?:\.\d+)?e[+-]\d+\b", text)),
+        "long_floats": len(re.findall(r"(?<![\d.])\d+\.\d{4,}\b", text)),
+        "missing": sum(
+            c.strip() in ("NaN", "nan", "None", "NaT", "<NA>", "&lt;NA&gt;") for c in cells
+        ),
+        "index_column": len(re.findall(r"<tr[^>]*>\s*<th[^>]*>\s*0\s*</th>", page)),
+        "snake_case_headers": 0,
+        "python_reprs": len(re.findall(r"[\[{]\s*'[^']*'\s*[,:\]]", text)),
+    }
+    if lang == "zh":
+        counts["snake_case_headers"] = sum(
+            bool(re.fullmatch(r"\s*[a-z]+(?:_[a-z0-9]+)+\s*", h)) for h in headers
+        )
+    return counts

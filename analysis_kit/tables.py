@@ -1,0 +1,269 @@
+"""One table style for every table a reader sees: headers in the page's language, readable values.
+
+:func:`show_table` turns a DataFrame into an HTML table for a notebook page or the index:
+
+- headers in the page's language: template fields by their template header (``customer_name`` →
+  客户名称), analysis columns from :data:`LABELS`, the rest as written; money columns say their
+  unit in the header (``金额（元）``);
+- money with thousands separators and no cents noise, shares and rates as percentages, other
+  numbers with at most two decimals (never scientific notation), dates as dates, booleans as
+  是/否 or yes/no, missing values as "—";
+- no index column (a meaningful index is shown as a first column), long tables cut with
+  "显示前 N / 共 M 行", wide tables scroll inside their box instead of running off the page.
+
+The result displays itself in Jupyter (``_repr_html_``) and gives its HTML with ``str()``.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["LABELS", "Table", "column_label", "show_table"]
+
+#: Labels of analysis columns (template fields are labelled by their template header).
+LABELS: dict[str, tuple[str, str]] = {
+    "customers": ("客户数", "Customers"),
+    "revenue": ("销售额", "Revenue"),
+    "orders": ("订单数", "Orders"),
+    "share": ("占比", "Share"),
+    "revenue_share": ("销售额占比", "Revenue share"),
+    "recency": ("最近购买（天前）", "Recency (days)"),
+    "frequency": ("购买天数", "Frequency (days bought)"),
+    "monetary": ("购买金额", "Monetary"),
+    "segment": ("客户分群", "Segment"),
+    "segment_code": ("分群代码", "Segment code"),
+    "cluster": ("类别", "Cluster"),
+    "size": ("人数", "Size"),
+    "step": ("阶段", "Step"),
+    "reached": ("到达数", "Reached"),
+    "conversion_from_previous": ("较上一步转化率", "Conversion from previous"),
+    "conversion_from_first": ("较第一步转化率", "Conversion from first"),
+    "drop_off": ("流失数", "Drop-off"),
+    "drop_off_rate": ("流失率", "Drop-off rate"),
+    "win_rate": ("赢单率", "Win rate"),
+    "weighted_amount": ("加权金额", "Weighted amount"),
+    "probability": ("赢单概率", "Probability"),
+    "open_deals": ("在途商机", "Open deals"),
+    "target": ("目标", "Target"),
+    "attainment": ("达成率", "Attainment"),
+    "p_alive": ("仍活跃概率", "P(alive)"),
+    "expected_value": ("预期客单价", "Expected order value"),
+    "clv_3m": ("3 个月 CLV", "CLV 3 months"),
+    "clv_6m": ("6 个月 CLV", "CLV 6 months"),
+    "clv_12m": ("12 个月 CLV", "CLV 12 months"),
+    "support": ("支持度", "Support"),
+    "confidence": ("置信度", "Confidence"),
+    "lift": ("提升度", "Lift"),
+    "rank": ("排名", "Rank"),
+    "action": ("建议动作", "Suggested action"),
+    "reason": ("原因", "Reason"),
+    "column": ("列", "Column"),
+    "rows": ("行数", "Rows"),
+    "cells": ("单元格数", "Cells"),
+    "value": ("数值", "Value"),
+    "metric": ("指标", "Metric"),
+    "high_value": ("高价值", "High value"),
+    "potential": ("潜力", "Potential"),
+    "churn_risk": ("流失风险", "Churn risk"),
+    "overdue": ("已逾期", "Overdue"),
+    "next_followup_due": ("下次跟进", "Next follow-up"),
+    "size_tier": ("规模", "Size tier"),
+    "month": ("月份", "Month"),
+    "period": ("期间", "Period"),
+    "roi": ("投入产出比", "ROI"),
+    "first_order": ("首次购买", "First order"),
+    "last_order": ("最近购买", "Last order"),
+    "order_lines": ("订单行数", "Order lines"),
+    "refund_lines": ("退款行数", "Refund lines"),
+    "net_amount": ("净额", "Net amount"),
+    "tags": ("标签", "Tags"),
+    "name_zh": ("名称", "Name (Chinese)"),
+    "name_en": ("英文名称", "Name"),
+    "silhouette": ("轮廓系数", "Silhouette"),
+    "k": ("类别数 k", "k"),
+}
+#: Columns holding money (元), by name or by the end of their name.
+_MONEY = re.compile(
+    r"(^|_)(amount|revenue|monetary|price|cost|budget(_min|_max)?|target|clv(_\d+m)?|"
+    r"expected_value|gross_margin|paid_amount|weighted_amount|value_12m)$"
+)
+#: Columns holding a share (0–1) shown as a percentage.
+_SHARE = re.compile(r"(^|_)(share|rate|conversion(_from_\w+)?|probability|p_alive|attainment)$")
+#: Labels of booleans.
+_BOOL = {"zh": ("是", "否"), "en": ("yes", "no")}
+_MISSING = "—"
+
+
+def column_label(name: object, lang: str = "zh") -> str:
+    """Return a column's header in ``lang``: its template header, :data:`LABELS`, or as written.
+
+    Examples
+    --------
+    >>> column_label("customer_name"), column_label("recency", "en"), column_label("amount")
+    ('客户名称', 'Recency (days)', '成交金额（元）')
+    """
+    from .columns import TABLES
+
+    text = str(name)
+    label = None
+    if text in LABELS:
+        label = LABELS[text][0 if lang == "zh" else 1]
+    elif lang == "zh":
+        for spec in TABLES.values():
+            field = next((f for f in spec.fields if f.name == text), None)
+            if field is not None:
+                label = field.headers[0]
+                break
+    if label is None:  # never snake_case in front of a reader
+        label = text.replace("_", " ")
+        if lang == "en":
+            label = label[:1].upper() + label[1:]
+    if _MONEY.search(text) and "元" not in label and "¥" not in label:
+        label += "（元）" if lang == "zh" else " (¥)"
+    return label
+
+
+class Table:
+    """An HTML table ready for a page: ``display()`` it in Jupyter, ``str()`` for its HTML."""
+
+    def __init__(self, markup: str) -> None:
+        self.markup = markup
+
+    def _repr_html_(self) -> str:
+        return self.markup
+
+    def __str__(self) -> str:
+        return self.markup
+
+
+def show_table(
+    frame: pd.DataFrame | pd.Series,
+    *,
+    lang: str = "zh",
+    max_rows: int | None = 20,
+    money: Iterable[str] = (),
+    percent: Iterable[str] = (),
+    labels: Mapping[str, str] | None = None,
+    caption: str | None = None,
+) -> Table:
+    """Return ``frame`` as a table a reader can read (see the module documentation).
+
+    Parameters
+    ----------
+    frame : DataFrame or Series
+        The table. Not modified. A named or non-default index becomes the first column.
+    lang : {"zh", "en"}, default="zh"
+        The page's language, for headers, booleans and the "first N of M rows" line.
+    max_rows : int or None, default=20
+        Rows shown; the rest are counted in a line under the table. None shows every row.
+    money, percent : iterable of str
+        Columns to format as money or as a percentage beyond those recognised by name.
+    labels : mapping, optional
+        Headers for some columns, overriding the defaults.
+    caption : str, optional
+        A line above the table.
+
+    Returns
+    -------
+    Table
+        The HTML, with a ``div`` that scrolls sideways when the table is wider than the page.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"customer_name": ["星辰科技"], "amount": [1234567.891], "share": [0.25]})
+    >>> html = str(show_table(df))
+    >>> "1,234,568" in html and "25.0%" in html and "客户名称" in html
+    True
+    """
+    if lang not in ("zh", "en"):
+        raise ValueError(f'lang must be "zh" or "en"; got {lang!r}')
+    data = frame.to_frame() if isinstance(frame, pd.Series) else frame
+    if not isinstance(data.index, pd.RangeIndex) or any(n is not None for n in data.index.names):
+        data = data.reset_index()
+    total = len(data)
+    shown = data if max_rows is None else data.head(max_rows)
+    money, percent = set(money), set(percent)
+    names = dict(labels or {})
+    head = "".join(
+        f"<th>{html.escape(names.get(str(c), column_label(c, lang)))}</th>" for c in shown.columns
+    )
+    body = []
+    for column in shown.columns:
+        kind = _kind(str(column), shown[column], money, percent)
+        body.append([_cell(v, kind, lang) for v in shown[column].tolist()])
+    rows = []
+    for cells in zip(*body, strict=True) if body else []:
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    parts = ['<div class="ak-table" style="overflow-x:auto;max-width:100%">']
+    if caption:
+        parts.append(f'<div style="font-weight:600;margin:0.3rem 0">{html.escape(caption)}</div>')
+    parts.append(
+        '<table style="border-collapse:collapse;font-size:0.9em;white-space:nowrap">'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+    if len(shown) < total:
+        line = (
+            f"显示前 {len(shown):,d} / 共 {total:,d} 行"
+            if lang == "zh"
+            else f"first {len(shown):,d} of {total:,d} rows"
+        )
+        parts.append(f'<div style="color:#59636e;font-size:0.85em">{line}</div>')
+    parts.append("</div>")
+    return Table("".join(parts))
+
+
+def _kind(name: str, values: pd.Series, money: set[str], percent: set[str]) -> str:
+    if name in money or (_MONEY.search(name) and pd.api.types.is_numeric_dtype(values)):
+        return "money"
+    if name in percent or (_SHARE.search(name) and pd.api.types.is_numeric_dtype(values)):
+        return "percent"
+    if pd.api.types.is_bool_dtype(values):
+        return "bool"
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return "date"
+    if pd.api.types.is_numeric_dtype(values):
+        return "number"
+    return "text"
+
+
+def _cell(value: Any, kind: str, lang: str) -> str:
+    text = _text(value, kind, lang)
+    align = "right" if kind in ("money", "percent", "number") and text != _MISSING else "left"
+    return (
+        f'<td style="text-align:{align};padding:0.15rem 0.6rem;border-bottom:1px solid #eaeef2;'
+        f'font-variant-numeric:tabular-nums">{html.escape(text)}</td>'
+    )
+
+
+def _text(value: Any, kind: str, lang: str) -> str:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return _MISSING
+    if isinstance(value, float) and math.isnan(value):
+        return _MISSING
+    if isinstance(value, bool | np.bool_):
+        return _BOOL[lang][0 if value else 1]
+    if isinstance(value, pd.Timestamp):
+        if value == value.normalize():
+            return value.strftime("%Y-%m-%d")
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, int | np.integer) and kind != "percent":
+        return f"{int(value):,d}"
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        if kind == "money":
+            return f"{number:,.0f}" if abs(number) >= 100 else f"{number:,.2f}"
+        if kind == "percent":
+            return f"{number:.1%}"
+        if number.is_integer():
+            return f"{int(number):,d}"
+        return f"{number:,.2f}"
+    if isinstance(value, dict | list | tuple | set):
+        return "、".join(str(v) for v in value) if lang == "zh" else ", ".join(map(str, value))
+    return str(value)
