@@ -88,11 +88,29 @@ LABELS: dict[str, tuple[str, str]] = {
     "name_en": ("英文名称", "Name"),
     "silhouette": ("轮廓系数", "Silhouette"),
     "k": ("类别数 k", "k"),
+    "step_index": ("序号", "No."),
+    "median_days_from_previous": ("距上一步天数（中位数）", "Days from previous (median)"),
+    "mean_days_from_previous": ("距上一步天数（平均）", "Days from previous (mean)"),
+    "amount_conversion_from_previous": (
+        "金额转化率（较上一步）",
+        "Amount conversion from previous",
+    ),
+    "amount_conversion_from_first": ("金额转化率（较第一步）", "Amount conversion from first"),
+    "median_days": ("停留天数（中位数）", "Days in stage (median)"),
+    "mean_days": ("停留天数（平均）", "Days in stage (mean)"),
+    "open": ("在途商机", "Open"),
+    "won": ("赢单", "Won"),
+    "lost": ("输单", "Lost"),
+    "average_deal": ("平均成交额（元）", "Average deal (¥)"),
+    "cycle_days_mean": ("平均成交周期（天）", "Average cycle (days)"),
+    "sales_velocity": ("销售速度（元/天）", "Sales velocity (¥/day)"),
+    "weighted_pipeline": ("加权管道（元）", "Weighted pipeline (¥)"),
 }
 #: Columns holding money (元), by name or by the end of their name.
 _MONEY = re.compile(
     r"(^|_)(amount|revenue|monetary|price|cost|budget(_min|_max)?|target|clv(_\d+m)?|"
-    r"expected_value|gross_margin|paid_amount|weighted_amount|value_12m)$"
+    r"expected_value|gross_margin|paid_amount|weighted_amount|value_12m|average_deal|"
+    r"weighted_pipeline)$"
 )
 #: Columns holding a share (0–1) shown as a percentage.
 _SHARE = re.compile(r"(^|_)(share|rate|conversion(_from_\w+)?|probability|p_alive|attainment)$")
@@ -238,7 +256,7 @@ def _cell(value: Any, kind: str, lang: str) -> str:
     align = "right" if kind in ("money", "percent", "number") and text != _MISSING else "left"
     return (
         f'<td style="text-align:{align};padding:0.15rem 0.6rem;border-bottom:1px solid #eaeef2;'
-        f'font-variant-numeric:tabular-nums">{html.escape(text)}</td>'
+        f'white-space:nowrap;font-variant-numeric:tabular-nums">{html.escape(text)}</td>'
     )
 
 

@@ -6,7 +6,7 @@ import json
 
 import pandas as pd
 import pytest
-from notebook_checks import people_names, stderr_of
+from notebook_checks import people_names, reader_artifacts, stderr_of
 
 from analysis_kit.funnel import FUNNEL_PRESETS
 from analysis_kit.privacy import find_unmasked
@@ -124,6 +124,9 @@ def test_funnel_notebook_report_is_clean(cleaned_sample, default_run):
     html = (out / "05_sales_funnel.html").read_text(encoding="utf-8")
     assert find_unmasked(html, names=people_names(cleaned_sample.clean_dir)) == []
     assert (out / "stage_funnel.csv").exists() and (out / "channel_roi.csv").exists()
+    # no scientific notation, long floats, NaN, index columns, snake_case headers or reprs
+    assert reader_artifacts(html, lang="zh") == dict.fromkeys(reader_artifacts(""), 0)
+    assert "计算引擎 engine:" not in html  # the engine line is kept for the record, not shown
 
 
 def test_funnel_notebook_with_overridden_parameters(cleaned_sample, tmp_path):
