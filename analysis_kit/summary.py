@@ -26,7 +26,17 @@ from ._validate import as_of_day
 from .columns import AMOUNT, CUSTOMER_ID, ORDER_DATE
 from .funnel import ENTERED_AT, OPPORTUNITY_ID, OUTCOME
 
-__all__ = ["KPIS", "Kpi", "format_value", "kpi_sentences", "period_kpis", "period_windows"]
+__all__ = [
+    "KPIS",
+    "SENTENCES",
+    "Kpi",
+    "format_change",
+    "format_value",
+    "kpi_sentences",
+    "period_kpis",
+    "period_windows",
+    "sparkline",
+]
 
 
 class Kpi(NamedTuple):
@@ -282,49 +292,41 @@ def format_change(change: object, kind: str, lang: str = "zh") -> str:
     return f"{change:+.1%}"
 
 
+#: The three sentences of :func:`kpi_sentences`, by language; the third has a variant for when
+#: churn risk cannot be counted.
+SENTENCES = {
+    "zh": (
+        "本月销售额 {revenue}，环比 {revenue_mom}，同比 {revenue_yoy}。",
+        "赢单率 {win_rate}（较上月 {win_rate_mom}），加权管道 {weighted_pipeline}"
+        "（{weighted_pipeline_mom}）。",
+        "流失风险客户 {churn_risk} 位，上月同期 {churn_risk_previous} 位；"
+        "目标达成率 {target_attainment}。",
+        "没有客户表或订单表，无法计算流失风险客户。",
+    ),
+    "en": (
+        "Revenue this month is {revenue}, {revenue_mom} on last month and {revenue_yoy} on a "
+        "year ago.",
+        "Win rate {win_rate} ({win_rate_mom} on last month); weighted pipeline "
+        "{weighted_pipeline} ({weighted_pipeline_mom}).",
+        "{churn_risk} customers are at churn risk ({churn_risk_previous} a month earlier); "
+        "target attainment {target_attainment}.",
+        "Without a customer or orders table, churn risk cannot be counted.",
+    ),
+}
+
+
 def kpi_sentences(kpis: pd.DataFrame, lang: str = "zh") -> list[str]:
     """Say in three sentences what changed: revenue, deals, and customers at risk."""
-    row = {r["key"]: r for r in kpis.to_dict("records")}
-
-    def value(key: str) -> str:
-        return format_value(row[key]["value"], row[key]["unit"], lang)
-
-    def change(key: str, which: str = "mom") -> str:
-        return format_change(row[key][which], row[key]["change_kind"], lang)
-
-    if lang == "zh":
-        sentences = [
-            f"本月销售额 {value('revenue')}，环比 {change('revenue')}，"
-            f"同比 {change('revenue', 'yoy')}。",
-            f"赢单率 {value('win_rate')}（较上月 {change('win_rate')}），"
-            f"加权管道 {value('weighted_pipeline')}（{change('weighted_pipeline')}）。",
-        ]
-        risk = row["churn_risk"]
-        if _missing(risk["value"]):
-            sentences.append("没有客户表或订单表，无法计算流失风险客户。")
-        else:
-            sentences.append(
-                f"流失风险客户 {value('churn_risk')} 位，上月同期 "
-                f"{format_value(risk['previous'], 'count')} 位"
-                f"；目标达成率 {value('target_attainment')}。"
-            )
-        return sentences
-    sentences = [
-        f"Revenue this month is {value('revenue')}, {change('revenue')} on last month and "
-        f"{change('revenue', 'yoy')} on a year ago.",
-        f"Win rate {value('win_rate')} ({change('win_rate')} on last month); weighted pipeline "
-        f"{value('weighted_pipeline')} ({change('weighted_pipeline')}).",
-    ]
-    risk = row["churn_risk"]
-    if _missing(risk["value"]):
-        sentences.append("Without a customer or orders table, churn risk cannot be counted.")
-    else:
-        sentences.append(
-            f"{value('churn_risk')} customers are at churn risk "
-            f"({format_value(risk['previous'], 'count', 'en')} a month earlier); "
-            f"target attainment {value('target_attainment')}."
-        )
-    return sentences
+    words = {}
+    for row in kpis.to_dict("records"):
+        key, unit, kind = row["key"], row["unit"], row["change_kind"]
+        words[key] = format_value(row["value"], unit, lang)
+        words[f"{key}_previous"] = format_value(row["previous"], unit, lang)
+        words[f"{key}_mom"] = format_change(row["mom"], kind, lang)
+        words[f"{key}_yoy"] = format_change(row["yoy"], kind, lang)
+    revenue, deals, risk, no_risk = SENTENCES[lang]
+    third = no_risk if words["churn_risk"] == "—" else risk
+    return [text.format(**words) for text in (revenue, deals, third)]
 
 
 def sparkline(values: list[object], *, width: int = 120, height: int = 28) -> str:

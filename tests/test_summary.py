@@ -4,7 +4,13 @@ import pandas as pd
 import pytest
 from conftest import make_orders as _orders
 
-from analysis_kit.summary import format_change, format_value, period_kpis, period_windows
+from analysis_kit.summary import (
+    format_change,
+    format_value,
+    kpi_sentences,
+    period_kpis,
+    period_windows,
+)
 
 
 def test_changes_have_the_meaning_of_their_kpi(kpi_tables):
@@ -62,3 +68,17 @@ def test_a_change_from_zero_has_no_percentage():
     orders = _orders([("A", "2024-06-03", 500.0)])
     revenue = period_kpis({"orders": orders}, as_of="2024-06-30").set_index("key").loc["revenue"]
     assert revenue["previous"] == 0 and pd.isna(revenue["mom"]) and pd.isna(revenue["good"])
+
+
+def test_three_sentences_say_what_changed(kpi_tables):
+    kpis = period_kpis(kpi_tables, as_of="2024-06-30")
+    zh = kpi_sentences(kpis)
+    assert zh[0] == "本月销售额 120.0 万元，环比 +20.0%，同比 +100.0%。"
+    assert "赢单率 75.0%（较上月 +25.0 个百分点）" in zh[1]
+    assert zh[2].startswith("流失风险客户 2 位，上月同期 1 位")
+    en = kpi_sentences(kpis, "en")
+    assert en[0].startswith("Revenue this month is ¥1.20M, +20.0% on last month")
+    assert (
+        kpi_sentences(period_kpis({}, as_of="2024-06-30"))[2]
+        == "没有客户表或订单表，无法计算流失风险客户。"
+    )
