@@ -999,28 +999,6 @@ def compare_metrics(
     return rows
 
 
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:,.4g}" if abs(value) < 1 else f"{value:,.2f}"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,d}"
-    return html.escape(str(value))
-
-
-def _change_cell(row: Mapping[str, object]) -> str:
-    change = row["change"]
-    if change is None:
-        return ""
-    arrow = "▲" if change > 0 else "▼" if change < 0 else "＝"
-    pct = row["change_pct"]
-    text = f"{arrow} {_cell(change)}"
-    if pct is not None:
-        text += f" ({pct:+.1%})"
-    return text
-
-
 #: The index's words, by language.
 INDEX_TEXT = {
     "zh": {
@@ -1101,8 +1079,8 @@ def write_index(
     output_dir : path
         A report folder (HTML pages, ``metrics.json`` and the files above).
     previous : path, optional
-        An earlier report folder, linked from the header. Changes are computed from the data
-        itself, never by subtracting two reports (a re-run with another ``as_of`` reads other rows).
+        An earlier report folder, named in the header. Changes are computed from the data itself,
+        never by subtracting two reports (a re-run with another ``as_of`` reads other rows).
     lang : {"zh", "en"}, default="zh"
         The page's language.
     clean_dir : path, optional
