@@ -105,6 +105,13 @@ LABELS: dict[str, tuple[str, str]] = {
     "cycle_days_mean": ("平均成交周期（天）", "Average cycle (days)"),
     "sales_velocity": ("销售速度（元/天）", "Sales velocity (¥/day)"),
     "weighted_pipeline": ("加权管道（元）", "Weighted pipeline (¥)"),
+    "monetary_mean": ("平均每天购买额（元）", "Monetary per day (¥)"),
+    "first_purchase": ("首次购买", "First purchase"),
+    "last_purchase": ("最近购买", "Last purchase"),
+    "customer_share": ("客户占比", "Customer share"),
+    "mean_recency": ("平均最近购买（天前）", "Mean recency (days)"),
+    "mean_frequency": ("平均购买天数", "Mean frequency"),
+    "mean_monetary": ("平均购买金额（元）", "Mean monetary (¥)"),
 }
 #: Columns holding money (元), by name or by the end of their name.
 _MONEY = re.compile(
@@ -176,7 +183,8 @@ def show_table(
     Parameters
     ----------
     frame : DataFrame or Series
-        The table. Not modified. A named or non-default index becomes the first column.
+        The table. Not modified. A named index, or one of labels, becomes the first column; an
+        unnamed integer index (row numbers, also after sorting) is left out.
     lang : {"zh", "en"}, default="zh"
         The page's language, for headers, booleans and the "first N of M rows" line.
     max_rows : int or None, default=20
@@ -203,7 +211,9 @@ def show_table(
     if lang not in ("zh", "en"):
         raise ValueError(f'lang must be "zh" or "en"; got {lang!r}')
     data = frame.to_frame() if isinstance(frame, pd.Series) else frame
-    if not isinstance(data.index, pd.RangeIndex) or any(n is not None for n in data.index.names):
+    # a named index or one of labels means something; an unnamed integer one is a row number
+    named = any(n is not None for n in data.index.names)
+    if named or not pd.api.types.is_integer_dtype(data.index.dtype):
         data = data.reset_index()
     total = len(data)
     shown = data if max_rows is None else data.head(max_rows)

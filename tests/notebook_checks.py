@@ -64,7 +64,8 @@ def reader_artifacts(page: str, *, lang: str = "zh") -> dict[str, int]:
         "missing": sum(
             c.strip() in ("NaN", "nan", "None", "NaT", "<NA>", "&lt;NA&gt;") for c in cells
         ),
-        "index_column": len(re.findall(r"<tr[^>]*>\s*<th[^>]*>\s*0\s*</th>", page)),
+        "index_column": len(re.findall(r"<tr[^>]*>\s*<th[^>]*>\s*0\s*</th>", page))
+        + sum(h.strip() == "index" for h in headers),
         "snake_case_headers": 0,
         "python_reprs": len(re.findall(r"[\[{]\s*'[^']*'\s*[,:\]]", text)),
     }

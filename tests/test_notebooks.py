@@ -4,7 +4,7 @@ import json
 
 import pandas as pd
 import pytest
-from notebook_checks import stderr_of
+from notebook_checks import reader_artifacts, stderr_of, stdout_of
 
 import analysis_kit as ak
 from analysis_kit.cli import main
@@ -248,3 +248,12 @@ def test_every_page_links_back_to_the_summary_and_on(report):
         if at + 1 < len(pages):
             assert f'href="{pages[at + 1].name}"' in nav
         assert text.count('<nav class="ak-nav"') == 2  # top and bottom, once each
+
+
+@pytest.mark.parametrize("page", ["03_rfm_segmentation", "05_sales_funnel"])
+def test_pages_in_the_table_style_show_no_raw_artifacts(report, page):
+    out, _ = report
+    text = (out / f"{page}.html").read_text(encoding="utf-8")
+    assert reader_artifacts(text, lang="en") == dict.fromkeys(reader_artifacts(""), 0)
+    assert "计算引擎 engine:" not in text  # the engine line is kept in the notebook, not shown
+    assert "计算引擎 engine:" in stdout_of(out / f"{page}.ipynb")

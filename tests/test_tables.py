@@ -47,6 +47,12 @@ def test_english_headers_and_long_tables(raw):
     assert "显示前 10 / 共 60 行" in zh
 
 
+def test_row_numbers_are_never_shown_even_after_sorting(raw):
+    page = str(show_table(raw.sort_values("amount")))
+    assert ">index<" not in page and reader_artifacts(page)["index_column"] == 0
+    assert reader_artifacts(raw.sort_values("amount").reset_index().to_html())["index_column"]
+
+
 def test_a_meaningful_index_is_a_column_and_input_is_untouched(raw):
     by_segment = raw.set_index("customer_name")
     copy = by_segment.copy()
