@@ -250,7 +250,9 @@ def test_every_page_links_back_to_the_summary_and_on(report):
         assert text.count('<nav class="ak-nav"') == 2  # top and bottom, once each
 
 
-@pytest.mark.parametrize("page", ["03_rfm_segmentation", "05_sales_funnel"])
+@pytest.mark.parametrize(
+    "page", ["03_rfm_segmentation", "04_customer_clustering", "05_sales_funnel"]
+)
 def test_pages_in_the_table_style_show_no_raw_artifacts(report, page):
     out, _ = report
     text = (out / f"{page}.html").read_text(encoding="utf-8")
