@@ -211,9 +211,15 @@ def _deal_figures(stages: pd.DataFrame, window: Window):
         stages = stages.assign(outcome=stages[OUTCOME].where(last[stages.index] <= window.end))
     deals = funnel.deal_summary(stages, as_of=window.end)
     closed = deals[_within(deals["closed_at"], window) & deals["outcome"].isin(["won", "lost"])]
-    win_rate = float((closed["outcome"] == "won").mean()) if len(closed) else None
-    pipeline = funnel.weighted_pipeline(stages, as_of=window.end)
-    return win_rate, len(closed), float(pipeline["weighted_amount"].sum())
+    win_rate = closed_count = None
+    if OUTCOME in stages.columns:  # without outcomes lost deals are unknown: no win rate
+        closed_count = len(closed)
+        win_rate = float((closed["outcome"] == "won").mean()) if len(closed) else None
+    pipeline = None
+    if AMOUNT in stages.columns:  # without amounts there is nothing to weigh
+        table = funnel.weighted_pipeline(stages, as_of=window.end)
+        pipeline = float(table["weighted_amount"].sum())
+    return win_rate, closed_count, pipeline
 
 
 def _churn_risk(tables, window: Window, rules) -> float | None:

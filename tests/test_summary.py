@@ -82,3 +82,13 @@ def test_three_sentences_say_what_changed(kpi_tables):
         kpi_sentences(period_kpis({}, as_of="2024-06-30"))[2]
         == "没有客户表或订单表，无法计算流失风险客户。"
     )
+
+
+def test_a_stage_history_without_outcomes_or_amounts_has_no_win_rate_or_pipeline(kpi_tables):
+    bare = kpi_tables["stages"].drop(columns=["outcome", "amount"])
+    kpis = period_kpis({"stages": bare}, as_of="2024-06-30").set_index("key")
+    # lost deals cannot be seen without outcomes, and nothing can be weighed without amounts
+    assert pd.isna(kpis.loc["win_rate", "value"]) and pd.isna(kpis.loc["win_rate", "basis"])
+    assert pd.isna(kpis.loc["weighted_pipeline", "value"])
+    full = period_kpis({"stages": kpi_tables["stages"]}, as_of="2024-06-30").set_index("key")
+    assert full.loc["weighted_pipeline", "value"] == 0  # every deal closed: an empty pipeline
