@@ -325,7 +325,14 @@ def _stage_rows(
         if as_of is not None:
             day = as_of_day(as_of)
             # the as-of day is a calendar day: zoned times are cut on their own wall clock
-            keep &= _wall_clock(frame[time_col]) < day + pd.Timedelta(days=1)
+            by_then = _wall_clock(frame[time_col]) < day + pd.Timedelta(days=1)
+            keep &= by_then
+            if outcome_col is not None and outcome_col in carry:
+                # an outcome written on step rows is known from the deal's last row on: a deal
+                # with rows after the as-of day had not ended then
+                going_on = (~by_then).groupby(frame[id_col]).transform("any")
+                step_row = ~data[_OUTROW].to_numpy()
+                data.loc[going_on.fillna(False).to_numpy(bool) & step_row, outcome_col] = None
     data = data[keep].copy()
     data[_STEP] = data[_STEP].fillna(-1).astype("int64")
     order = [_ID, _T, _OUTROW, _STEP] if time_col else [_ID, _OUTROW, _STEP]
@@ -792,9 +799,10 @@ def deal_summary(
     latest) and dates the close: a lost deal closes on its latest row recording the loss, and a
     row recording the win dates the win like an entry of ``won_stage``. It never counts as
     reaching a step, here or in :func:`stage_funnel`. A loss dated after ``as_of`` is not known
-    on ``as_of``: the deal is open then. An outcome written on step rows has no date of its own,
-    so such a lost deal closes on its last stage entry and stays lost at any ``as_of`` after
-    its first row. Rows without a stage and without an outcome are ignored.
+    on ``as_of``: the deal is open then. An outcome written on step rows has no date of its own:
+    it is known from the deal's last row on, so a deal with rows after ``as_of`` is open then,
+    and a lost one closes on its last stage entry. Rows without a stage and without an outcome
+    are ignored.
 
     **Stage unknown.** A deal whose rows are all outcome rows (a history that only recorded its
     loss) is kept: its ``stage`` is missing and ``stage_index`` is 0 ("stage unknown", never

@@ -24,7 +24,7 @@ import pandas as pd
 
 from ._validate import as_of_day
 from .columns import AMOUNT, CUSTOMER_ID, ORDER_DATE
-from .funnel import ENTERED_AT, OPPORTUNITY_ID, OUTCOME
+from .funnel import OUTCOME
 
 __all__ = [
     "KPIS",
@@ -203,13 +203,7 @@ def _deal_figures(stages: pd.DataFrame, window: Window):
     """Win rate and number of the deals closed in the window; the weighted pipeline at its end."""
     from . import funnel
 
-    # A deal's outcome is written on all of its rows; before its last row it was still open.
-    dates = pd.to_datetime(stages[ENTERED_AT]).dt.normalize()
-    last = dates.groupby(stages[OPPORTUNITY_ID]).transform("max")
-    stages = stages[dates <= window.end]
-    if OUTCOME in stages.columns:
-        stages = stages.assign(outcome=stages[OUTCOME].where(last[stages.index] <= window.end))
-    deals = funnel.deal_summary(stages, as_of=window.end)
+    deals = funnel.deal_summary(stages, as_of=window.end)  # each deal as it stood then
     closed = deals[_within(deals["closed_at"], window) & deals["outcome"].isin(["won", "lost"])]
     win_rate = closed_count = None
     if OUTCOME in stages.columns:  # without outcomes lost deals are unknown: no win rate
@@ -229,19 +223,9 @@ def _churn_risk(tables, window: Window, rules) -> float | None:
     customers, orders = tables.get("customers"), tables.get("orders")
     if customers is None or orders is None or CUSTOMER_ID not in orders.columns:
         return None
-    dated = orders[pd.to_datetime(orders[ORDER_DATE]).dt.normalize() <= window.end]
-    followups = tables.get("followups")
-    if followups is not None and "followup_date" in followups.columns:
-        followups = followups[
-            pd.to_datetime(followups["followup_date"]).dt.normalize() <= window.end
-        ]
-    if "last_contact_date" in customers.columns:  # a contact after the day is not known then
-        contact = pd.to_datetime(customers["last_contact_date"])
-        customers = customers.assign(
-            last_contact_date=contact.where(contact.dt.normalize() <= window.end)
-        )
+    # apply_tags ignores orders, follow-ups and contact dates after the day
     tagged = tagging.apply_tags(
-        customers, orders=dated, followups=followups, as_of=window.end, rules=rules
+        customers, orders=orders, followups=tables.get("followups"), as_of=window.end, rules=rules
     )
     return float(tagged["churn_risk"].fillna(False).astype(bool).sum())
 

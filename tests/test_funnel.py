@@ -1184,3 +1184,18 @@ def test_funnel_charts(plt, history, orders, costs):
     assert ax.get_xlabel() == "Days"
     with pytest.raises(ValueError, match="unit must be one of"):
         plotting.conversion_time_hist(units, unit="weeks")
+
+
+def test_an_outcome_on_step_rows_is_known_from_the_deals_last_row():
+    rows = [
+        ("B", "初次接洽", "2024-05-03", "lost"),
+        ("B", "需求确认", "2024-06-12", "lost"),  # the loss is written on every row
+        ("A", "初次接洽", "2024-05-02", "lost"),  # one row: lost from that day
+    ]
+    history = pd.DataFrame(rows, columns=["opportunity_id", "stage", "entered_at", "outcome"])
+    history["entered_at"] = _ts(history["entered_at"])
+    may = deal_summary(history, as_of="2024-05-31").set_index("opportunity_id")
+    assert may["outcome"].to_dict() == {"A": "lost", "B": "open"}  # B was still going in May
+    june = deal_summary(history, as_of="2024-06-30").set_index("opportunity_id")
+    assert june.loc["B", "outcome"] == "lost"
+    assert june.loc["B", "closed_at"] == pd.Timestamp("2024-06-12")
