@@ -1070,7 +1070,7 @@ def write_index(
     its change on the same days of last month and of a year ago, coloured by whether the change
     is good, and a twelve-month trend line. Below them: three sentences, the first rows of the
     call list (02's ``call_list.csv``) and of the customers to protect (07's
-    ``clv_protect.csv``), the weakest of the sales steps ①–⑤ (05's ``stage_funnel.csv``), and
+    ``clv_protect.csv``), the weakest of the sales steps ①–⑤ (05's ``stage_funnel``), and
     the pages. Built from an autoescaped Jinja2 template; charts are inline SVG, so the folder
     stays self-contained.
 
@@ -1142,7 +1142,7 @@ def write_index(
         call_headers=t["call_headers"],
         protect=protect,
         protect_headers=t["protect_headers"],
-        weakest=_weakest_sales_step(output_dir / "stage_funnel.csv", t),
+        weakest=_weakest_sales_step(output_dir, t),
         pages=pages,
     )
     index = output_dir / INDEX_FILE
@@ -1213,16 +1213,13 @@ def _first_rows(path: Path, columns: Sequence[str], flag: tuple[str, str] | None
     return rows, len(frame)
 
 
-def _weakest_sales_step(path: Path, t: Mapping[str, str]) -> dict[str, str] | None:
+def _weakest_sales_step(output_dir: Path, t: Mapping[str, str]) -> dict[str, str] | None:
     """Return the weakest sales step (①–⑤, :func:`analysis_kit.funnel.weakest_step`) and a line."""
-    import pandas as pd
-
+    from .exports import read_result
     from .funnel import weakest_step
 
-    if not path.exists() or not path.stat().st_size:
-        return None
-    table = pd.read_csv(path)
-    if not {"step", "conversion_from_previous"} <= set(table.columns):
+    table = read_result(output_dir, "stage_funnel")  # 05's funnel, as written for tools
+    if table is None or not {"step", "conversion_from_previous"} <= set(table.columns):
         return None
     step = weakest_step(table)
     if step is None:

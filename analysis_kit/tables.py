@@ -112,6 +112,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "mean_recency": ("平均最近购买（天前）", "Mean recency (days)"),
     "mean_frequency": ("平均购买天数", "Mean frequency"),
     "mean_monetary": ("平均购买金额（元）", "Mean monetary (¥)"),
+    "offer": ("推荐产品", "Offer"),
+    "customer_actions": ("客户行动清单", "Customer actions"),
 }
 #: Columns holding money (元), by name or by the end of their name.
 _MONEY = re.compile(

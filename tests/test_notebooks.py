@@ -9,6 +9,7 @@ from notebook_checks import reader_artifacts, stderr_of, stdout_of
 import analysis_kit as ak
 from analysis_kit.cli import main
 from analysis_kit.datasets import SAMPLE_FILES, make_tables, write_sample
+from analysis_kit.exports import read_result
 from analysis_kit.privacy import find_unmasked
 from analysis_kit.reports import ReportError, available_notebooks, run_report
 
@@ -80,6 +81,9 @@ def test_no_page_of_the_full_report_shows_a_phone_or_a_name(small_data, report):
     for page in pages:
         encoding = "utf-8-sig" if page.suffix == ".csv" else "utf-8"
         assert find_unmasked(page.read_text(encoding=encoding), names=names) == [], page.name
+    for data in sorted((out / "data").glob("*.parquet")):  # the copies written for tools
+        text = pd.read_parquet(data).astype(str).to_csv(index=False)
+        assert find_unmasked(text, names=names) == [], data.name
 
 
 def test_unknown_parameter_is_an_error_before_running(tmp_path):
@@ -128,8 +132,11 @@ def test_rfm_notebook_segments_every_buying_customer(report):
     assert recorded["customers"] == in_window["customer_id"].nunique()
     assert sum(recorded["segments"].values()) == recorded["customers"]
     assert recorded["scheme"] == "cn8"
-    segments = pd.read_csv(out / "rfm_segments.csv")
+    segments = read_result(out, "rfm_segments")
     assert len(segments) == recorded["customers"]
+    shown = pd.read_csv(out / "rfm_segments.csv", dtype=str, encoding="utf-8-sig")
+    assert len(shown) == len(segments) and "Segment code" in shown.columns  # lang="en" headers
+    assert (shown["Segment code"].str.strip() == segments["segment_code"]).all()
     assert "Glyph" not in stderr_of(out / "03_rfm_segmentation.ipynb")
 
 

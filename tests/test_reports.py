@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from analysis_kit.datasets import SAMPLE_FILES
+from analysis_kit.exports import write_result
 from analysis_kit.reports import (
     ReportError,
     _previous_report,
@@ -138,7 +139,7 @@ def _kpi_report(folder, tables):
             "conversion_from_previous": [None, 0.8, 0.6, 0.9, 0.7, 0.2],
         }
     )
-    funnel.to_csv(folder / "stage_funnel.csv", index=False, encoding="utf-8-sig")
+    write_result(funnel, folder, "stage_funnel")
     return folder
 
 
