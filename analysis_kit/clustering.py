@@ -45,7 +45,10 @@ __all__ = [
     "ClippedLog1p",
     "ClusterResult",
     "ClusteringError",
+    "REPORT_FEATURES",
+    "REPORT_K_RANGE",
     "cluster_customers",
+    "customer_features",
     "name_clusters",
     "silhouette_scores",
 ]
@@ -53,6 +56,11 @@ __all__ = [
 RECENCY = "recency"
 FREQUENCY = "frequency"
 MONETARY = "monetary"
+
+#: Features and k range of the report's clustering: notebook 04's defaults, and what 00 uses, so
+#: every page of a report shows the same clusters.
+REPORT_FEATURES: tuple[str, ...] = ("recency", "frequency", "monetary", "monetary_mean")
+REPORT_K_RANGE: tuple[int, int] = (2, 8)
 
 #: ``n_init`` of :class:`~sklearn.cluster.KMeans`: best of 10 k-means++ starts.
 KMEANS_N_INIT = 10
@@ -327,6 +335,53 @@ class ClusterResult:
         require_columns(features.columns, self.columns, where="features")
         pred = self.pipeline.predict(features[self.columns])
         return pd.Series(pred.astype("int64"), index=features.index, name="cluster")
+
+
+def customer_features(
+    summary: pd.DataFrame,
+    customers: pd.DataFrame | None = None,
+    features: Sequence[str] = REPORT_FEATURES,
+    *,
+    customer_id_col: str = CUSTOMER_ID,
+) -> pd.DataFrame:
+    """Return the features to cluster on: one row per customer of ``summary``, indexed by id.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        :func:`analysis_kit.rfm.rfm_summary`'s table (pandas), one row per customer.
+    customers : DataFrame, optional
+        The clean customer table; its numeric columns named in ``features`` (employees, scores …)
+        are joined as floats. Customers of ``summary`` it does not hold get missing values (imputed later).
+    features : sequence of str, default=:data:`REPORT_FEATURES`
+        Wanted columns, in order; those neither table has are left out.
+    customer_id_col : str, default="customer_id"
+
+    Returns
+    -------
+    DataFrame
+        Indexed by customer id in ``summary``'s order, the wanted columns found. Inputs are not
+        modified.
+
+    Examples
+    --------
+    >>> summary = pd.DataFrame({"customer_id": ["C2", "C1"], "recency": [3.0, 40.0],
+    ...                         "frequency": [2, 1], "monetary": [500.0, 80.0]})
+    >>> customers = pd.DataFrame({"customer_id": ["C1"], "employees": [120]})
+    >>> customer_features(summary, customers, ["recency", "employees", "unknown"])
+    ... # doctest: +NORMALIZE_WHITESPACE
+                 recency  employees
+    customer_id
+    C2               3.0        NaN
+    C1              40.0      120.0
+    """
+    table = summary.set_index(customer_id_col) if customer_id_col in summary else summary
+    extra = [c for c in features if c not in table.columns]
+    if customers is not None and extra:
+        by_id = customers.set_index(customer_id_col) if customer_id_col in customers else customers
+        extra = [c for c in extra if c in by_id.columns]
+        table = table.join(by_id[extra].astype("float64"), how="left")
+    return table[[c for c in features if c in table.columns]]
 
 
 def cluster_customers(

@@ -12,11 +12,14 @@ from sklearn.metrics import adjusted_rand_score, silhouette_score
 
 from analysis_kit.clustering import (
     CLUSTER_NAME_RULES,
+    REPORT_FEATURES,
+    REPORT_K_RANGE,
     SILHOUETTE_CHUNK,
     ClippedLog1p,
     ClusteringError,
     ClusterResult,
     cluster_customers,
+    customer_features,
     name_clusters,
     silhouette_scores,
 )
@@ -476,3 +479,36 @@ def test_sampled_choice_matches_the_full_sweep_on_separated_groups():
     assert sampled.k == exact.k == 4
     assert adjusted_rand_score(exact.labels, sampled.labels) == 1.0
     assert adjusted_rand_score(group, sampled.labels) == 1.0
+
+
+def test_customer_features_join_customer_columns_by_id_without_losing_anyone():
+    summary = pd.DataFrame(
+        {
+            "customer_id": ["C3", "C1", "C2"],
+            "recency": [5.0, 50.0, 500.0],
+            "frequency": [3, 1, 2],
+            "monetary": [300.0, 10.0, 20.0],
+        }
+    )
+    customers = pd.DataFrame(
+        {"customer_id": ["C1", "C2", "C9"], "employees": [10, 2000, 7], "industry": list("abc")}
+    )
+    got = customer_features(summary, customers, ["monetary", "employees", "industry_code"])
+    assert got.index.tolist() == ["C3", "C1", "C2"]  # summary's customers, in its order
+    assert list(got.columns) == ["monetary", "employees"]
+    by_hand = {"C3": np.nan, "C1": 10.0, "C2": 2000.0}
+    assert got["employees"].to_dict() == pytest.approx(by_hand, nan_ok=True)
+    assert "customer_id" in summary.columns  # the input keeps its column
+
+
+def test_notebook_04_clusters_with_the_report_features_by_default():
+    """00 and 04 both cluster with REPORT_FEATURES and REPORT_K_RANGE: one result per report."""
+    import papermill as pm
+
+    from analysis_kit.reports import NOTEBOOK_DIR
+
+    import ast
+
+    params = pm.inspect_notebook(str(NOTEBOOK_DIR / "04_customer_clustering.ipynb"))
+    assert tuple(ast.literal_eval(params["features"]["default"])) == REPORT_FEATURES
+    assert tuple(ast.literal_eval(params["k_range"]["default"])) == REPORT_K_RANGE
