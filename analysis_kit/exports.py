@@ -31,6 +31,7 @@ from .tables import _MONEY, _SHARE, column_label
 
 __all__ = [
     "ACTION_COLUMNS",
+    "actions_from_report",
     "DATA_FOLDER",
     "customer_actions",
     "for_people",
@@ -339,7 +340,7 @@ def write_customer_actions(
 
 
 def actions_from_report(output_dir: str | os.PathLike, *, lang: str = "zh") -> pd.DataFrame | None:
-    """:func:`customer_actions` from the results a report folder holds, or None without any."""
+    """Return :func:`customer_actions` of the results a report folder holds (None without any)."""
     parts: Mapping[str, pd.DataFrame | None] = {
         name: read_result(output_dir, name)
         for name in ("customer_tags", "rfm_segments", "clv", "cross_sell")

@@ -70,6 +70,7 @@ __all__ = [
     "pipeline_kpis",
     "stage_durations",
     "stage_funnel",
+    "step_names",
     "weakest_step",
     "weighted_pipeline",
 ]
@@ -694,6 +695,30 @@ def _conversions(
         table["drop_off"] = (previous.fillna(table[value]) - table[value]).astype("int64")
         table["drop_off_rate"] = 1.0 - table["conversion_from_previous"]
     return table
+
+
+def step_names(
+    frame: pd.DataFrame, lang: str = "zh", *, columns: Sequence[str] = ("step",)
+) -> pd.DataFrame:
+    """Return a copy of ``frame`` whose step names read in ``lang``.
+
+    The preset steps (:data:`STEP_LABELS_EN`) get their English name when ``lang="en"``; other
+    names, and every name in Chinese, stay as written. ``frame`` is not modified.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"step": ["初次接洽", "成交", "试用"], "reached": [10, 4, 2]})
+    >>> step_names(table, "en")["step"].tolist()
+    ['First contact', 'Won', '试用']
+    """
+    if lang not in ("zh", "en"):
+        raise ValueError(f'lang must be "zh" or "en"; got {lang!r}')
+    out = frame.copy()
+    if lang == "en":
+        for column in columns:
+            if column in out.columns:
+                out[column] = out[column].map(lambda s: STEP_LABELS_EN.get(s, s))
+    return out
 
 
 def weakest_step(

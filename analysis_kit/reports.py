@@ -32,6 +32,7 @@ __all__ = [
     "export_html",
     "lines_without",
     "link_pages",
+    "markdown_in",
     "load_tables",
     "record_metrics",
     "run_notebook",
@@ -56,6 +57,8 @@ HIDDEN_TAGS = (
 )
 
 METRICS_FILE = "metrics.json"
+#: The workbook of :func:`analysis_kit.exports.customer_actions` a full report writes.
+ACTIONS_FILE = "customer_actions.xlsx"
 INDEX_FILE = "index.html"
 _DATED = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -585,6 +588,7 @@ def run_notebook(
     output_dir.mkdir(parents=True, exist_ok=True)
     parameters = dict(parameters or {})
     check_parameters(parameters, {notebook.name: pm.inspect_notebook(str(notebook))})
+    lang = str(parameters.get("lang", "zh"))
     executed = output_dir / notebook.name
     try:
         with _readable_parameters():
@@ -606,13 +610,13 @@ def run_notebook(
     except pm.PapermillExecutionError as exc:
         if exc.ename == NotebookSkipped.__name__:
             record_metrics({"skipped": exc.evalue}, output_dir, notebook.stem)
-            export_html(executed, output_dir / (notebook.stem + ".html"))
+            export_html(executed, output_dir / (notebook.stem + ".html"), lang=lang)
             raise NotebookSkipped(f"{notebook.name}: {exc.evalue}") from None
         raise ReportError(
             f"{notebook.name}: cell {exc.exec_count} failed with {exc.ename}: {exc.evalue} "
             f"(executed notebook kept at {executed})"
         ) from None
-    export_html(executed, output_dir / (notebook.stem + ".html"))
+    export_html(executed, output_dir / (notebook.stem + ".html"), lang=lang)
     return executed
 
 
@@ -648,16 +652,72 @@ def _readable_parameters():
             registry[_KERNEL] = before
 
 
-def export_html(executed: str | os.PathLike, html_path: str | os.PathLike) -> Path:
+_HAN = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]+")
+_LATIN = re.compile(r"[A-Za-z]")
+_HEADING_NUMBER = re.compile(r"\s*#+\s*(?:\d+[.)]?\s+)?")
+_BOLD_LABEL = re.compile(r"^(\s*(?:[-*]\s+)?)\*\*([^*]+)\*\*")
+
+
+def markdown_in(text: str, lang: str = "zh") -> str:
+    r"""Return a notebook's bilingual Markdown as an English page shows it, or as it is for zh.
+
+    The notebooks explain each step in Chinese, each line followed by its English. An English
+    page keeps the lines without Chinese; headings with their number and the English after the
+    Chinese (``# 03 RFM 客户分群 RFM segmentation`` → ``# 03 RFM segmentation``); a bold
+    label's English (``**业务问题 The question:** …`` → ``**The question:**``); table rows
+    with their Chinese taken out;
+    code blocks whole; other lines with Chinese are left out.
+
+    Examples
+    --------
+    >>> print(markdown_in("# 03 RFM 客户分群 RFM segmentation\n**业务问题 The question:** 谁？\n"
+    ...                   "Who matters?\n\n中文一行。\nOne line.", "en"))
+    # 03 RFM segmentation
+    **The question:**
+    Who matters?
+    <BLANKLINE>
+    One line.
+    """
+    if lang != "en":
+        return text
+    kept, in_code = [], False
+    for line in text.splitlines():
+        if line.lstrip().startswith("```"):
+            in_code = not in_code
+        if in_code or line.lstrip().startswith("```") or not _HAN.search(line):
+            kept.append(line)
+            continue
+        bare = line.lstrip()
+        label = _BOLD_LABEL.match(line)
+        if bare.startswith("#"):
+            number = _HEADING_NUMBER.match(line).group(0)
+            english = _HAN.split(line)[-1].strip()
+            if _LATIN.search(english):
+                kept.append(f"{number.rstrip()} {english}")
+        elif bare.startswith("|"):
+            kept.append(re.sub(r"[ \t]{2,}", " ", _HAN.sub(" ", line)).rstrip())
+        elif label and _LATIN.search(label.group(2)):
+            english = re.sub(r"\s{2,}", " ", _HAN.sub(" ", label.group(2))).strip()
+            kept.append(f"{label.group(1)}**{english}**")
+    return "\n".join(kept)
+
+
+def export_html(
+    executed: str | os.PathLike, html_path: str | os.PathLike, *, lang: str = "zh"
+) -> Path:
     """Write an executed notebook as HTML with no code: inputs and tagged cells removed.
 
-    The page title is the notebook's first Markdown heading.
+    The page title is the notebook's first Markdown heading. With ``lang="en"`` the Markdown
+    keeps its English only (:func:`markdown_in`).
     """
     import nbformat
     from nbconvert import HTMLExporter
     from traitlets.config import Config
 
     nb = nbformat.read(str(executed), as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = markdown_in(cell.source, lang)
     title = Path(executed).stem
     for cell in nb.cells:
         if cell.cell_type == "markdown":
@@ -830,7 +890,8 @@ def run_report(
     -------
     Path
         The report's ``metrics.json``; beside it each executed notebook, its HTML page without
-        code and ``index.html``.
+        code, ``index.html``, the result tables (CSV, and Parquet under ``data/``) and
+        ``customer_actions.xlsx``.
 
     Raises
     ------
@@ -885,13 +946,14 @@ def run_report(
             )
     if bar is not None:
         bar.close()
-    link_pages(output_dir, lang=str(shared.get("lang", "zh")))
-    write_index(
-        output_dir,
-        previous=previous,
-        lang=str(shared.get("lang", "zh")),
-        clean_dir=shared.get("clean_dir") or None,
-    )
+    from . import exports
+
+    lang = str(shared.get("lang", "zh"))
+    link_pages(output_dir, lang=lang)
+    actions = exports.actions_from_report(output_dir, lang=lang)
+    if actions is not None:  # one row per customer, a sheet per rep
+        exports.write_customer_actions(actions, output_dir / ACTIONS_FILE, lang=lang)
+    write_index(output_dir, previous=previous, lang=lang, clean_dir=shared.get("clean_dir") or None)
     return metrics
 
 
@@ -1025,6 +1087,7 @@ INDEX_TEXT = {
         "call_headers": ("客户", "负责人", "下次跟进"),
         "protect_headers": ("客户", "负责人", "建议"),
         "overdue": "（已逾期）",
+        "workbook": "每位客户的下一步（每位销售一页，Excel）：",
     },
     "en": {
         "title": "Sales report",
@@ -1050,6 +1113,7 @@ INDEX_TEXT = {
         "call_headers": ("Customer", "Owner", "Next follow-up"),
         "protect_headers": ("Customer", "Owner", "Suggested action"),
         "overdue": " (overdue)",
+        "workbook": "Every customer's next step (a sheet per rep, Excel):",
     },
 }
 #: How many rows each action list shows on the index.
@@ -1142,7 +1206,8 @@ def write_index(
         call_headers=t["call_headers"],
         protect=protect,
         protect_headers=t["protect_headers"],
-        weakest=_weakest_sales_step(output_dir, t),
+        weakest=_weakest_sales_step(output_dir, t, lang),
+        workbook=ACTIONS_FILE if (output_dir / ACTIONS_FILE).exists() else None,
         pages=pages,
     )
     index = output_dir / INDEX_FILE
@@ -1213,10 +1278,10 @@ def _first_rows(path: Path, columns: Sequence[str], flag: tuple[str, str] | None
     return rows, len(frame)
 
 
-def _weakest_sales_step(output_dir: Path, t: Mapping[str, str]) -> dict[str, str] | None:
+def _weakest_sales_step(output_dir: Path, t: Mapping[str, str], lang: str) -> dict[str, str] | None:
     """Return the weakest sales step (①–⑤, :func:`analysis_kit.funnel.weakest_step`) and a line."""
     from .exports import read_result
-    from .funnel import weakest_step
+    from .funnel import step_names, weakest_step
 
     table = read_result(output_dir, "stage_funnel")  # 05's funnel, as written for tools
     if table is None or not {"step", "conversion_from_previous"} <= set(table.columns):
@@ -1226,7 +1291,8 @@ def _weakest_sales_step(output_dir: Path, t: Mapping[str, str]) -> dict[str, str
         return None
     at = table.index[table["step"] == step][0]
     rate = f"{table.loc[at, 'conversion_from_previous']:.1%}"
-    previous = table.loc[table.index[table.index.get_loc(at) - 1], "step"]
+    names = step_names(table, lang)["step"]  # the page's language
+    step, previous = names[at], names[table.index[table.index.get_loc(at) - 1]]
     return {"step": step, "text": t["weakest_text"].format(rate=rate, previous=previous, step=step)}
 
 

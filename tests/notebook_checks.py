@@ -49,7 +49,8 @@ def reader_artifacts(page: str, *, lang: str = "zh") -> dict[str, int]:
     """Count what a reader should never see in a page's tables and printed output.
 
     scientific notation (``1.53e+02``), floats with four or more decimals, ``NaN``/``None``/
-    ``NaT`` cells, a 0..n index column, snake_case headers on a Chinese page, and Python
+    ``NaT`` cells, a 0..n index column, snake_case or unlabelled lower-case English headers on a
+    Chinese page, and Python
     reprs (``{…}``, ``[…]`` of quoted items) in cells or printed text.
     """
     import re
@@ -69,8 +70,55 @@ def reader_artifacts(page: str, *, lang: str = "zh") -> dict[str, int]:
         "snake_case_headers": 0,
         "python_reprs": len(re.findall(r"[\[{]\s*'[^']*'\s*[,:\]]", text)),
     }
-    if lang == "zh":
+    if lang == "zh":  # snake_case, or a column name without a label (``cycle days median``)
         counts["snake_case_headers"] = sum(
-            bool(re.fullmatch(r"\s*[a-z]+(?:_[a-z0-9]+)+\s*", h)) for h in headers
+            bool(re.fullmatch(r"\s*[a-z][a-z0-9]*(?:[_ ][a-z0-9]+)*\s*", h)) for h in headers
         )
     return counts
+
+
+def visible_text(page: str) -> str:
+    """The text a reader sees in an HTML page: no tags, styles, scripts or embedded images."""
+    import html
+    import re
+
+    text = re.sub(r"<style.*?</style>|<script.*?</script>", " ", page, flags=re.S)
+    text = re.sub(r"<[^>]+>", " ", text)
+    return html.unescape(text)
+
+
+def data_values(frames) -> list[str]:
+    """Every text value of ``frames``, its pieces (``a; b``, ``a、b``) and its masked form."""
+    import re
+
+    from analysis_kit.privacy import mask_names
+
+    values = set()
+    for frame in frames:
+        for column in frame.columns:
+            if frame[column].dtype.kind in "biufcmM":
+                continue
+            texts = frame[column].dropna().astype(str).unique().tolist()
+            values.update(texts)
+            for text in texts:
+                values.update(p.strip() for p in re.split(r"[;；、,，/|]", text) if p.strip())
+            values.update(str(v) for v in mask_names(pd.Series(texts)).dropna())
+    return sorted(values, key=len, reverse=True)
+
+
+def han_outside_data(text: str, values, *, not_data=()) -> list[str]:
+    """Han characters of ``text`` left once every data value is taken out, with context.
+
+    ``not_data`` are values the kit itself writes (stage names …): they count even when the
+    data holds them, because an English page must translate them.
+    """
+    import re
+
+    keep = set(not_data)
+    for value in values:
+        if value not in keep and re.search(r"[\u4e00-\u9fff]", value):
+            text = text.replace(value, " ")
+    return [
+        text[max(0, m.start() - 30) : m.end() + 30].replace("\n", " ")
+        for m in re.finditer(r"[\u4e00-\u9fff]+", text)
+    ]

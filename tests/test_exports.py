@@ -9,12 +9,14 @@ import pytest
 
 from analysis_kit.exports import (
     ACTION_COLUMNS,
+    actions_from_report,
     customer_actions,
     for_people,
     read_result,
     write_customer_actions,
     write_result,
 )
+from analysis_kit.privacy import mask_frame
 
 
 @pytest.fixture
@@ -163,3 +165,22 @@ def test_the_workbook_has_a_sheet_per_rep_masked_with_codes_as_text(tmp_path, pa
     assert cells["C1"]["12 个月 CLV（元）"].value == 5000.0
     assert str(cells["C2"]["下次跟进"].value)[:10] == "2024-06-01"
     assert cells["C2"]["已逾期"].value == "是"
+
+
+def test_actions_from_a_report_folder_join_what_its_notebooks_wrote(tmp_path, parts):
+    tags, segments, clv, offers = parts
+    assert actions_from_report(tmp_path) is None  # nothing written yet
+    write_result(tags, tmp_path, "customer_tags")
+    write_result(segments, tmp_path, "rfm_segments")
+    only_tags = actions_from_report(tmp_path)
+    assert sorted(only_tags.customer_id) == sorted(
+        set(tags.customer_id) | set(segments.customer_id)
+    )
+    write_result(clv, tmp_path, "clv")
+    write_result(offers, tmp_path, "cross_sell")
+    got = actions_from_report(tmp_path, lang="en")
+    expected = customer_actions(
+        mask_frame(tags), segments=segments, clv=clv, offers=offers, lang="en"
+    )
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+    assert "张强" not in got["owner"].tolist()  # the folder holds masked names only

@@ -14,6 +14,7 @@ from analysis_kit.reports import (
     _previous_report,
     check_parameters,
     compare_metrics,
+    markdown_in,
     record_metrics,
     run_report,
     write_index,
@@ -305,3 +306,27 @@ def test_the_report_log_has_no_kernel_notices(cleaned_sample, tmp_path, capfd):
     err = capfd.readouterr().err
     assert "03_rfm_segmentation.ipynb done" in err
     assert "IPKernelApp" not in err and "without encryption" not in err
+
+
+def test_an_english_page_keeps_the_english_of_bilingual_markdown():
+    text = "\n".join(
+        [
+            "## 2. 清洗 Clean",
+            "**业务问题 The question:** 哪些行有问题？",
+            "Which rows have problems?",
+            "",
+            "| 代码 | 名称 | Name |",
+            "| --- | --- | --- |",
+            "| 111 | 重要价值客户 | Champions |",
+            "```python",
+            'print("中文")  # code stays whole',
+            "```",
+            "本段只有中文。",
+        ]
+    )
+    english = markdown_in(text, "en").splitlines()
+    assert english[:3] == ["## 2. Clean", "**The question:**", "Which rows have problems?"]
+    assert english[4:7] == ["| | | Name |", "| --- | --- | --- |", "| 111 | | Champions |"]
+    assert english[7:10] == ["```python", 'print("中文")  # code stays whole', "```"]
+    assert len(english) == 10  # the Chinese-only line is left out
+    assert markdown_in(text, "zh") == text
