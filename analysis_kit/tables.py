@@ -138,6 +138,13 @@ LABELS: dict[str, tuple[str, str]] = {
     "open_amount": ("在途金额（元）", "Open amount (¥)"),
     "cost": ("投入（元）", "Cost (¥)"),
     "opportunities": ("商机数", "Opportunities"),
+    "file": ("文件", "File"),
+    "table": ("表", "Table"),
+    "columns": ("列数", "Columns"),
+    "pop_growth": ("环比", "Change on previous"),
+    "yoy_growth": ("同比", "Change on a year ago"),
+    "label": ("期间", "Period"),
+    "tag": ("标签", "Tag"),
 }
 #: Columns holding money (元), by name or by the end of their name.
 _MONEY = re.compile(
