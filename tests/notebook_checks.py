@@ -55,8 +55,8 @@ def reader_artifacts(page: str, *, lang: str = "zh") -> dict[str, int]:
     """
     import re
 
-    cells = re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", page, flags=re.S)
-    headers = re.findall(r"<th[^>]*>(.*?)</th>", page, flags=re.S)
+    cells = re.findall(r"<t[dh](?:\s[^>]*)?>(.*?)</t[dh]>", page, flags=re.S)
+    headers = re.findall(r"<th(?:\s[^>]*)?>(.*?)</th>", page, flags=re.S)
     text = re.sub(r"<style.*?</style>|<script.*?</script>", "", page, flags=re.S)
     text = re.sub(r"<[^>]+>", " ", text)
     counts = {

@@ -1,0 +1,36 @@
+"""Notebook 01's page as a reader sees it: readable tables whose audit figures match the files."""
+
+import html
+import re
+
+import pandas as pd
+import pytest
+from notebook_checks import reader_artifacts
+
+from analysis_kit.datasets import SAMPLE_FILES
+
+pytestmark = pytest.mark.notebook
+
+
+def _audit_rows(page: str) -> dict[str, list[str]]:
+    """The audit table on the page (the one whose header starts 表 / Table, Rows in): its rows."""
+    for table in re.findall(r"<table.*?</table>", page, flags=re.S):
+        headers = [html.unescape(h) for h in re.findall(r"<th(?:\s[^>]*)?>(.*?)</th>", table)]
+        if headers[:2] in (["表", "读入行数"], ["Table", "Rows in"]):
+            rows = re.findall(r"<tr>(.*?)</tr>", table, flags=re.S)
+            cells = [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in rows]
+            return {c[0]: c[1:] for c in cells if c}
+    raise AssertionError("no audit table on the page")
+
+
+def test_the_cleaning_page_reads_cleanly_and_its_audit_counts_every_line(cleaned_sample):
+    page = (cleaned_sample.out / "01_data_cleaning.html").read_text(encoding="utf-8")
+    assert reader_artifacts(page, lang="en") == dict.fromkeys(reader_artifacts(""), 0)
+    audit = _audit_rows(page)
+    for table, (name, encoding) in SAMPLE_FILES.items():
+        path = cleaned_sample.data_dir / name
+        if path.suffix == ".xlsx":
+            lines = len(pd.read_excel(path, header=None)) - 1  # rows under the header line
+        else:
+            lines = len(pd.read_csv(path, encoding=encoding, header=None, dtype=str)) - 1
+        assert audit[table][0] == f"{lines:,d}", table  # rows in, as the reader sees it
