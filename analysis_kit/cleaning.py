@@ -18,6 +18,7 @@ Every input row ends in exactly one place, recorded in ``CleanResult.rows``:
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -46,7 +47,38 @@ from .errors import SchemaError
 from .matching import customer_groups
 from .schema import ISSUE_COLUMNS, MESSAGES, validate
 
-__all__ = ["OTHER", "Audit", "CleanResult", "clean_table", "stable_customer_id"]
+__all__ = [
+    "OTHER",
+    "Audit",
+    "CleanResult",
+    "clean_table",
+    "message_in",
+    "stable_customer_id",
+]
+
+_HAN_WORDS = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]+\s*")
+
+
+def message_in(message: object, lang: str = "zh") -> object:
+    """Return a quarantine or issue message in ``lang``: the kit writes them as 中文 English.
+
+    The part before the last ``": "`` names the cell (``amount=abc``) and is kept as written,
+    data included; in the explanation after it an English page keeps the English words. A
+    Chinese page, and anything that is not text, get the message unchanged.
+
+    Examples
+    --------
+    >>> message_in("amount=壹万: 无法识别 value cannot be read", "en")
+    'amount=壹万: value cannot be read'
+    >>> message_in("空行 blank row", "en")
+    'blank row'
+    """
+    if lang != "en" or not isinstance(message, str):
+        return message
+    head, sep, tail = message.rpartition(": ")
+    english = _HAN_WORDS.sub("", tail).strip()
+    return f"{head}{sep}{english}" if english else message
+
 
 #: What a value outside a closed list becomes with ``clean_table(..., unlisted="other")``.
 OTHER = "其他"
