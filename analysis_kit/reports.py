@@ -1133,8 +1133,8 @@ def write_index(
     of the report (``clean/``, written by 01) for the month of the report's ``as_of``: each with
     its change on the same days of last month and of a year ago, coloured by whether the change
     is good, and a twelve-month trend line. Below them: three sentences, the first rows of the
-    call list (02's ``call_list.csv``) and of the customers to protect (07's
-    ``clv_protect.csv``), the weakest of the sales steps ①–⑤ (05's ``stage_funnel``), and
+    call list (02's ``call_list``) and of the customers to protect (07's
+    ``clv_protect``), the weakest of the sales steps ①–⑤ (05's ``stage_funnel``), and
     the pages. Built from an autoescaped Jinja2 template; charts are inline SVG, so the folder
     stays self-contained.
 
@@ -1175,11 +1175,12 @@ def write_index(
         for row in table.to_dict("records"):
             kpis.append(_kpi_card(row, t, lang))
     calls, calls_total = _first_rows(
-        output_dir / "call_list.csv",
+        output_dir,
+        "call_list",
         ("customer_name", "owner", "next_followup_due"),
         flag=("overdue", t["overdue"]),
     )
-    protect, _ = _first_rows(output_dir / "clv_protect.csv", ("customer_name", "owner", "action"))
+    protect, _ = _first_rows(output_dir, "clv_protect", ("customer_name", "owner", "action"))
     pages = []
     for page in sorted(output_dir.glob("[0-9][0-9]_*.html")):
         title = _page_title(page)
@@ -1259,20 +1260,31 @@ def _kpi_card(row: Mapping[str, object], t: Mapping[str, str], lang: str) -> dic
     }
 
 
-def _first_rows(path: Path, columns: Sequence[str], flag: tuple[str, str] | None = None):
-    """Return the first :data:`ACTION_ROWS` rows of a report CSV as text, and its row count."""
+def _first_rows(
+    output_dir: Path, name: str, columns: Sequence[str], flag: tuple[str, str] | None = None
+):
+    """Return the first :data:`ACTION_ROWS` rows of a report's result as text, and its row count."""
+    import numpy as np
     import pandas as pd
 
-    if not path.exists() or not path.stat().st_size:
-        return [], 0
-    try:
-        frame = pd.read_csv(path, dtype="str", keep_default_na=False)
-    except pd.errors.EmptyDataError:  # a list written without any row or header
+    from .exports import read_result
+
+    frame = read_result(output_dir, name)  # as its notebook wrote it for tools, masked
+    if frame is None:
         return [], 0
     rows = []
     for record in frame.head(ACTION_ROWS).to_dict("records"):
-        cells = [record.get(c, "") or "—" for c in columns]
-        if flag is not None and record.get(flag[0]) == "True":
+        cells = []
+        for column in columns:
+            value = record.get(column)
+            if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
+                cells.append("—")
+            elif isinstance(value, pd.Timestamp):
+                cells.append(value.strftime("%Y-%m-%d"))
+            else:
+                cells.append(str(value))
+        marked = record.get(flag[0]) if flag is not None else None
+        if isinstance(marked, bool | np.bool_) and marked:
             cells[-1] += flag[1]
         rows.append(cells)
     return rows, len(frame)

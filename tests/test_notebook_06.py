@@ -92,7 +92,7 @@ def test_sales_notebook_report_is_clean(cleaned_sample, default_run):
     out, _ = default_run
     assert "Glyph" not in stderr_of(out / "06_sales_performance.ipynb")
     html = (out / "06_sales_performance.html").read_text(encoding="utf-8")
-    assert "<title>06 销售业绩 Sales performance</title>" in html
+    assert "<title>06 Sales performance</title>" in html
     assert "team_performance(" not in html  # no code in the report
     assert find_unmasked(html, names=people_names(cleaned_sample.clean_dir)) == []
 

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from notebook_checks import people_names, stderr_of
 
+from analysis_kit.exports import read_result
 from analysis_kit.privacy import find_unmasked
 from analysis_kit.reports import run_report
 from analysis_kit.rfm import rfm_segments, rfm_summary
@@ -187,7 +188,7 @@ def test_clv_holdout_and_protect_list(cleaned_sample, default_run):
     out, recorded = default_run
     totals = recorded["clv_total"]
     assert 0 < totals["3m"] < totals["6m"] < totals["12m"]
-    clv = pd.read_csv(out / "clv.csv")
+    clv = read_result(out, "clv")
     assert len(clv) == recorded["customers"]
     assert clv["clv_12m"].sum() == pytest.approx(totals["12m"], abs=0.01)
     # Holdout: calibration ends 6 months before as_of (Saturday 2023-12-30, its week ends Dec 31;
@@ -210,7 +211,7 @@ def test_rules_and_suggestions(cleaned_sample, default_run):
     out, recorded = default_run
     orders = _orders(cleaned_sample)
     assert recorded["rules"] == _rule_count(orders, 0.1, 0.3) > 0
-    suggestions = pd.read_csv(out / "cross_sell.csv")
+    suggestions = read_result(out, "cross_sell")
     assert len(suggestions) == recorded["suggestions"] > 0
     owned = orders.dropna(subset=["product"]).groupby("customer_id")["product"].agg(set)
     for customer, offer, lift in zip(
@@ -225,7 +226,7 @@ def test_report_has_no_unmasked_names_and_no_missing_glyph(cleaned_sample, defau
     out, _ = default_run
     names = people_names(cleaned_sample.clean_dir)
     html = (out / "07_clv_cross_sell.html").read_text(encoding="utf-8")
-    assert "<title>07 客户终身价值与交叉销售 CLV and cross-sell</title>" in html
+    assert "<title>07 CLV and cross-sell</title>" in html
     assert find_unmasked(html, names=names) == []
     for csv in ("clv_protect.csv", "cross_sell.csv"):
         assert find_unmasked((out / csv).read_text(encoding="utf-8-sig"), names=names) == []
@@ -257,10 +258,10 @@ def test_overridden_parameters(cleaned_sample, tmp_path):
     assert recorded["clv_total"]["1m"] < recorded["clv_total"]["2m"]
     assert recorded["holdout"] is None and "did not converge" in recorded["holdout_note"]
     assert recorded["rules"] == _rule_count(orders, 0.15, 0.2)
-    suggestions = pd.read_csv(tmp_path / "cross_sell.csv")
+    suggestions = read_result(tmp_path, "cross_sell")
     assert suggestions.groupby("customer_id").size().max() <= 1
     # The protect list: the segment's best customers by the longest horizon's CLV (2 months).
-    clv = pd.read_csv(tmp_path / "clv.csv").set_index("customer_id")
+    clv = read_result(tmp_path, "clv").set_index("customer_id")
     members = set(segments.loc[segments["segment_code"] == segment, "customer_id"])
     protect = recorded["protect"]
     assert len(protect) == min(3, len(members & set(clv.index)))

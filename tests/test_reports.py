@@ -128,11 +128,11 @@ def _kpi_report(folder, tables):
             "overdue": [True] + [False] * 6,
         }
     )
-    calls.to_csv(folder / "call_list.csv", index=False, encoding="utf-8-sig")
+    write_result(calls, folder, "call_list")
     protect = pd.DataFrame(
         {"customer_name": ["华为技术"], "owner": ["李*"], "action": ["重点挽回"]}
     )
-    protect.to_csv(folder / "clv_protect.csv", index=False, encoding="utf-8-sig")
+    write_result(protect, folder, "clv_protect")
     funnel = pd.DataFrame(
         {
             "step": ["初次接洽", "需求确认", "方案提交", "商务谈判", "成交", "售后维护"],
