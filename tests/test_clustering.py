@@ -503,11 +503,11 @@ def test_customer_features_join_customer_columns_by_id_without_losing_anyone():
 
 def test_notebook_04_clusters_with_the_report_features_by_default():
     """00 and 04 both cluster with REPORT_FEATURES and REPORT_K_RANGE: one result per report."""
+    import ast
+
     import papermill as pm
 
     from analysis_kit.reports import NOTEBOOK_DIR
-
-    import ast
 
     params = pm.inspect_notebook(str(NOTEBOOK_DIR / "04_customer_clustering.ipynb"))
     assert tuple(ast.literal_eval(params["features"]["default"])) == REPORT_FEATURES
