@@ -47,13 +47,17 @@ from scipy import optimize, special
 
 from ._validate import as_of_day, is_negative_money, is_positive_money, local_days
 from .columns import AMOUNT, CUSTOMER_ID, ORDER_DATE, require_columns
-from .errors import AnalysisKitError
+from .errors import AnalysisKitError, ParameterError
 
 __all__ = [
     "FIT_RULES",
     "PERIODS_PER_MONTH",
     "BetaGeoModel",
     "CLVFitError",
+    "CLV_GUARDS",
+    "SUMMARY_LABELS",
+    "clv_doubt_lines",
+    "clv_doubts",
     "GammaGammaModel",
     "bgnbd_log_likelihood",
     "calibration_holdout",
@@ -86,6 +90,113 @@ FIT_RULES: dict[str, dict[str, float]] = {
     "bgnbd": {"min_customers": 10, "min_repeat_buyers": 2, "max_log_param": 12.0},
     "gamma_gamma": {"min_customers": 5, "max_log_param": 12.0},
 }
+
+#: Headers of the lifetimes-convention summary, whose frequency and recency mean something else
+#: than in RFM: pass as ``labels=`` to :func:`analysis_kit.tables.show_table`.
+SUMMARY_LABELS: dict[str, dict[str, str]] = {
+    "zh": {
+        "frequency": "复购次数",
+        "recency": "首末购买间隔（期）",
+        "T": "客户年龄（期）",
+        "monetary_value": "平均复购金额（元）",
+    },
+    "en": {
+        "frequency": "Repeat purchases",
+        "recency": "First to last purchase (periods)",
+        "T": "Age (periods)",
+        "monetary_value": "Mean repeat spend (¥)",
+    },
+}
+
+#: When a CLV is only indicative (:func:`clv_doubts`). ``max_correlation``: Gamma-Gamma assumes a
+#: customer's spend per purchase does not depend on how often they buy; a Pearson correlation of
+#: frequency and mean spend among repeat buyers above this breaks the assumption (Fader & Hardie
+#: check it is near 0). ``max_holdout_error``: the BG/NBD fitted on the calibration period
+#: predicted the held-out purchases wrong by more than this share of what happened.
+CLV_GUARDS: dict[str, float] = {"max_correlation": 0.3, "max_holdout_error": 0.2}
+
+#: Sentences of each doubt, by language; ``{value}`` is the measured figure.
+CLV_DOUBT_TEXT: dict[str, dict[str, str]] = {
+    "spend_follows_frequency": {
+        "zh": "复购次数与平均金额的相关系数为 {value:.2f}（超过 {limit:.2f}），Gamma-Gamma 模型的前提不成立",
+        "en": "frequency and spend per purchase correlate at {value:.2f} (above {limit:.2f}), "
+        "which breaks the Gamma-Gamma assumption",
+    },
+    "holdout_error": {
+        "zh": "留出期验证的预测偏差为 {value:+.0%}（超过 ±{limit:.0%}）",
+        "en": "the holdout check missed the actual purchases by {value:+.0%} (beyond ±{limit:.0%})",
+    },
+}
+
+
+def clv_doubts(
+    summary: pd.DataFrame,
+    *,
+    holdout: pd.DataFrame | None = None,
+    guards: Mapping[str, float] | None = None,
+    frequency_col: str = FREQUENCY,
+    monetary_col: str = MONETARY_VALUE,
+) -> dict[str, float]:
+    """Return why the CLV figures are only indicative, with the measured value; empty if none.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        The lifetimes-convention summary the models were fitted on.
+    holdout : DataFrame, optional
+        :func:`holdout_predictions` (``actual_purchases``, ``predicted_purchases``); without it the
+        holdout check is not made.
+    guards : mapping, optional
+        Overrides of :data:`CLV_GUARDS`.
+    frequency_col, monetary_col : str
+        Columns of ``summary``.
+
+    Returns
+    -------
+    dict
+        ``{"spend_follows_frequency": correlation}`` when repeat buyers' frequency and mean spend
+        correlate above ``max_correlation``; ``{"holdout_error": predicted ÷ actual − 1}`` when it
+        is beyond ± ``max_holdout_error`` (infinite when nothing was bought in the holdout but
+        purchases were predicted). A page shows CLV with any doubt as indicative only.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"frequency": [1, 2, 3, 4], "monetary_value": [10.0, 30.0, 20.0, 45.0]})
+    >>> round(clv_doubts(s)["spend_follows_frequency"], 3)
+    0.821
+    >>> h = pd.DataFrame({"actual_purchases": [10], "predicted_purchases": [11.0]})
+    >>> clv_doubts(s.assign(monetary_value=[30.0, 10.0, 40.0, 20.0]), holdout=h)
+    {}
+    """
+    limits = {**CLV_GUARDS, **(guards or {})}
+    unknown = sorted(set(limits) - set(CLV_GUARDS))
+    if unknown:
+        raise ParameterError(f"unknown guards {unknown}; valid: {sorted(CLV_GUARDS)}")
+    out: dict[str, float] = {}
+    repeat = summary[summary[frequency_col] > 0]
+    if len(repeat) > 2:
+        correlation = repeat[frequency_col].corr(repeat[monetary_col])
+        if pd.notna(correlation) and correlation > limits["max_correlation"]:
+            out["spend_follows_frequency"] = float(correlation)
+    if holdout is not None and len(holdout):
+        actual = float(holdout["actual_purchases"].sum())
+        predicted = float(holdout["predicted_purchases"].sum())
+        error = predicted / actual - 1 if actual > 0 else (math.inf if predicted > 0 else 0.0)
+        if abs(error) > limits["max_holdout_error"]:
+            out["holdout_error"] = error
+    return out
+
+
+def clv_doubt_lines(doubts: Mapping[str, float], lang: str = "zh") -> list[str]:
+    """Return the sentences that say why a CLV is indicative (:data:`CLV_DOUBT_TEXT`)."""
+    if lang not in ("zh", "en"):
+        raise ParameterError(f'lang must be "zh" or "en"; got {lang!r}')
+    limit = {"spend_follows_frequency": "max_correlation", "holdout_error": "max_holdout_error"}
+    return [
+        CLV_DOUBT_TEXT[code][lang].format(value=value, limit=CLV_GUARDS[limit[code]])
+        for code, value in doubts.items()
+    ]
+
 
 _BGNBD_PARAMS = ("r", "alpha", "a", "b")
 _GG_PARAMS = ("p", "q", "v")
@@ -380,13 +491,16 @@ def _series(values: np.ndarray, index: pd.Index, name: str) -> pd.Series:
 
 
 def _param_table(names: tuple[str, ...], params: pd.Series, se: pd.Series) -> pd.DataFrame:
+    # Every parameter of both models is positive: the interval is symmetric on the log scale
+    # (delta method, se(log θ) = se(θ) / θ), so it never goes below 0 as θ ± 1.96 se can.
     z = 1.959963984540054
+    spread = np.exp(z * se / params)
     return pd.DataFrame(
         {
             "estimate": params,
             "std_error": se,
-            "lower_95": params - z * se,
-            "upper_95": params + z * se,
+            "lower_95": params / spread,
+            "upper_95": params * spread,
         },
         index=pd.Index(list(names), name="parameter"),
     )
@@ -529,7 +643,10 @@ class BetaGeoModel:
         -------
         DataFrame
             Indexed by ``parameter`` (r, alpha, a, b), with ``estimate``, ``std_error``,
-            ``lower_95`` and ``upper_95`` (estimate ± 1.96 standard errors).
+            ``lower_95`` and ``upper_95``: a 95% interval computed on the log scale,
+            ``estimate ÷ / × exp(1.96 · std_error / estimate)``, since every parameter is
+            positive (an interval of ± 1.96 standard errors would go below 0 for a
+            parameter known as poorly as ``b`` often is).
         """
         self._check_fitted()
         return _param_table(_BGNBD_PARAMS, self.params_, self.standard_errors_)

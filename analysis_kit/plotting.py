@@ -159,6 +159,7 @@ def segment_bars(
     share_col: str | None = "revenue_share",
     title: str | None = None,
     ax=None,
+    lang: str = "zh",
 ):
     """Bar chart of a segment table: one bar per segment, annotated with a share.
 
@@ -174,12 +175,16 @@ def segment_bars(
         The chart title.
     ax : matplotlib Axes, optional
         Where to draw; a new figure when None.
+    lang : {"zh", "en"}, default="zh"
+        Language of the axis label (the column's label, e.g. 客户数 / Customers).
 
     Returns
     -------
     matplotlib Axes
     """
     import seaborn as sns
+
+    from .tables import column_label
 
     ax = _axes(ax)
     data = table.sort_values(value_col, ascending=False)
@@ -193,6 +198,7 @@ def segment_bars(
                 fontsize=9,
             )
     ax.set_ylabel("")
+    ax.set_xlabel(column_label(value_col, lang))
     if title:
         ax.set_title(title)
     return ax
@@ -326,6 +332,7 @@ def need_share_lines(
     share_col: str = "share",
     title: str | None = None,
     ax=None,
+    lang: str = "zh",
 ):
     """Lines of each need type's monthly share of customers (``NeedTrends.monthly``).
 
@@ -340,6 +347,8 @@ def need_share_lines(
         The chart title.
     ax : matplotlib Axes, optional
         Where to draw; a new figure when None.
+    lang : {"zh", "en"}, default="zh"
+        Language of the axis label.
 
     Returns
     -------
@@ -347,12 +356,15 @@ def need_share_lines(
     """
     import seaborn as sns
 
+    from .tables import column_label
+
     ax = _axes(ax)
     data = monthly.assign(**{month_col: monthly[month_col].astype("str")})
     sns.lineplot(data=data, x=month_col, y=share_col, hue=need_col, marker="o", ax=ax)
     ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
     ax.tick_params(axis="x", rotation=45)
     ax.set_xlabel("")
+    ax.set_ylabel(column_label(share_col, lang))
     ax.legend(title="", bbox_to_anchor=(1.02, 1), loc="upper left", frameon=False)
     if title:
         ax.set_title(title)

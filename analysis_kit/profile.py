@@ -239,6 +239,7 @@ def need_trends(
     window: int = 3,
     customer_id_col: str | None = CUSTOMER_ID,
     min_customers: int = 5,
+    lang: str = "zh",
 ) -> NeedTrends:
     """Follow each need type's share of customers by month, and its recent change.
 
@@ -271,6 +272,8 @@ def need_trends(
         Fewer customers than this in either window make a share too noisy to act on: such rows
         get ``reliable`` False and their sentence says the sample is small (two customers out of
         four is already “50%”).
+    lang : {"zh", "en"}, default="zh"
+        Language of ``sentence``; the figures are the same.
 
     Returns
     -------
@@ -291,6 +294,7 @@ def need_trends(
     """
     if int(window) < 1:
         raise ValueError(f"window must be a positive number of months; got {window!r}")
+    _check_lang(lang)
     window = int(window)
     df = customers_or_followups
     require_columns(df.columns, [need_col, date_col], where="need_trends", table="customers")
@@ -344,10 +348,10 @@ def need_trends(
     small = (
         ""
         if change["reliable"].all()
-        else f"；样本少（前{window}个月{prev_total}位、近{window}个月{last_total}位客户），仅供参考"
+        else _TREND_TEXT[lang]["small"].format(window=window, prev=prev_total, last=last_total)
     )
     change["sentence"] = [
-        _trend_sentence(n, p, q, d, window) + small
+        _trend_sentence(n, p, q, d, window, lang) + small
         for n, p, q, d in zip(
             change[need_col],
             change["share_prev"],
@@ -362,15 +366,49 @@ def need_trends(
     return NeedTrends(monthly=monthly, change=change, window=window)
 
 
-def _trend_sentence(need: object, prev: float, last: float, pp: float, window: int) -> str:
+_TREND_TEXT = {
+    "zh": {
+        "no_prev": "近{window}个月{need}需求占比{last:.1%}（前{window}个月无数据，无法比较）",
+        "no_last": "近{window}个月无{need}需求数据（前{window}个月占比{prev:.1%}）",
+        "flat": "近{window}个月{need}需求占比持平（{prev:.1%} → {last:.1%}）",
+        "up": "近{window}个月{need}需求占比提升{pp:.1f}个百分点（{prev:.1%} → {last:.1%}）",
+        "down": "近{window}个月{need}需求占比下降{pp:.1f}个百分点（{prev:.1%} → {last:.1%}）",
+        "small": "；样本少（前{window}个月{prev}位、近{window}个月{last}位客户），仅供参考",
+    },
+    "en": {
+        "no_prev": "{need}: {last:.1%} of customers in the last {window} months (no data in the"
+        " {window} months before)",
+        "no_last": "{need}: no data in the last {window} months ({prev:.1%} in the {window} months"
+        " before)",
+        "flat": "{need}: share unchanged over the last {window} months ({prev:.1%} → {last:.1%})",
+        "up": "{need}: share up {pp:.1f} points over the last {window} months ({prev:.1%} →"
+        " {last:.1%})",
+        "down": "{need}: share down {pp:.1f} points over the last {window} months ({prev:.1%} →"
+        " {last:.1%})",
+        "small": "; small sample (customers: {prev} in the {window} months before, {last} in the"
+        " last {window}): indicative only",
+    },
+}
+
+
+def _check_lang(lang: object) -> None:
+    if lang not in _TREND_TEXT:
+        raise ValueError(f"lang must be one of {sorted(_TREND_TEXT)}; got {lang!r}")
+
+
+def _trend_sentence(
+    need: object, prev: float, last: float, pp: float, window: int, lang: str = "zh"
+) -> str:
+    text = _TREND_TEXT[lang]
     if math.isnan(prev):
-        return f"近{window}个月{need}需求占比{last:.1%}（前{window}个月无数据，无法比较）"
-    if math.isnan(last):
-        return f"近{window}个月无{need}需求数据（前{window}个月占比{prev:.1%}）"
-    if abs(pp) < 0.05:
-        return f"近{window}个月{need}需求占比持平（{prev:.1%} → {last:.1%}）"
-    verb = "提升" if pp > 0 else "下降"
-    return f"近{window}个月{need}需求占比{verb}{abs(pp):.1f}个百分点（{prev:.1%} → {last:.1%}）"
+        key = "no_prev"
+    elif math.isnan(last):
+        key = "no_last"
+    elif abs(pp) < 0.05:
+        key = "flat"
+    else:
+        key = "up" if pp > 0 else "down"
+    return text[key].format(window=window, need=need, prev=prev, last=last, pp=abs(pp))
 
 
 # --- association -----------------------------------------------------------------------------------
@@ -406,6 +444,9 @@ class Association:
         Which V was computed.
     small_expected_share : float
         Share of cells with an expected count below 5: above 0.2 the p-value is unreliable.
+    split : bool
+        Whether a customer can count in several cells (a multi-value column was split), which the
+        chi-square test assumes away.
     """
 
     table: pd.DataFrame
@@ -419,6 +460,95 @@ class Association:
     n: int
     bias_corrected: bool
     small_expected_share: float
+    split: bool = False
+
+    def doubts(self, alpha: float = 0.05) -> list[str]:
+        """Return why the standing-out pairs should not be read as findings; empty if none.
+
+        ``"not_significant"`` (p-value ≥ ``alpha`` or not computable: the pairs are what chance
+        alone gives), ``"small_expected"`` (more than 20% of the cells expect fewer than 5
+        customers, so the p-value itself is unreliable) and ``"split_cells"`` (customers count in
+        several cells). A page prints pairs with any doubt as indicative only, never as a finding.
+
+        Examples
+        --------
+        >>> df = pd.DataFrame({"industry_l1": ["制造业", "零售"] * 3,
+        ...                    "need_type": ["ERP", "CRM", "CRM", "ERP", "ERP", "CRM"]})
+        >>> association(df).doubts()
+        ['not_significant', 'small_expected']
+        """
+        out = []
+        if not self.p_value < alpha:  # NaN counts as not significant
+            out.append("not_significant")
+        if not self.small_expected_share <= 0.2:
+            out.append("small_expected")
+        if self.split:
+            out.append("split_cells")
+        return out
+
+
+_DIRECTION = {"zh": ("偏高", "偏低"), "en": ("over", "under")}
+
+#: Why standing-out pairs are indicative only, by :meth:`Association.doubts` code and language.
+DOUBT_TEXT = {
+    "not_significant": {
+        "zh": "p ≥ 0.05，这些组合单凭偶然也会出现",
+        "en": "p ≥ 0.05: chance alone gives pairs like these",
+    },
+    "small_expected": {
+        "zh": "超过 20% 的格子期望客户数不足 5，p 值本身不可靠",
+        "en": "over 20% of the cells expect fewer than 5 customers, so the p-value itself is "
+        "unreliable",
+    },
+    "split_cells": {
+        "zh": "一个客户可以有多个值，会重复计数",
+        "en": "a customer with several values counts several times",
+    },
+}
+
+
+def association_lines(
+    result: Association, title: str, *, lang: str = "zh", alpha: float = 0.05
+) -> list[str]:
+    """Return the sentences a page prints about an association, guardrails included.
+
+    The first line gives V, p and n; when :meth:`Association.doubts` has any, a line says the
+    result is indicative only and why; when the test is not significant, a last line says how
+    many pairs stood out by chance and that they are not listed (a page shows ``pairs`` only
+    when ``"not_significant"`` is not among the doubts).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"industry_l1": ["制造业", "零售"] * 3,
+    ...                    "need_type": ["ERP", "CRM", "CRM", "ERP", "ERP", "CRM"]})
+    >>> association_lines(association(df), "Industry × need", lang="en")[0]
+    "Industry × need: Cramér's V = 0.33, χ² p = 0.41, 6 customers."
+    """
+    _check_lang(lang)
+    zh = lang == "zh"
+    v, p, n = result.cramers_v, result.p_value, result.n
+    out = [
+        f"{title}：Cramér's V = {v:.2f}，χ² p = {p:.2f}，{n} 位客户。"
+        if zh
+        else f"{title}: Cramér's V = {v:.2f}, χ² p = {p:.2f}, {n} customers."
+    ]
+    doubts = result.doubts(alpha)
+    if doubts:
+        reasons = [DOUBT_TEXT[d][lang] for d in doubts]
+        out.append(
+            "⚠ 仅供参考，不作为结论：" + "；".join(reasons) + "。"
+            if zh
+            else "⚠ Indicative only, not a finding: " + "; ".join(reasons) + "."
+        )
+    if "not_significant" in doubts:
+        k = len(result.pairs)
+        out.append(
+            f"|残差| ≥ 2 的组合有 {k} 个，在这个 p 值下属于偶然，不列出。"
+            if zh
+            else f"Pairs with |residual| ≥ 2: {k}; at this p-value that is chance, so they are "
+            "not listed."
+        )
+    return out
 
 
 def _cramers_v(chi2: float, n: int, shape: tuple[int, int], *, bias_corrected: bool) -> float:
@@ -445,6 +575,7 @@ def association(
     sep: str = TAG_SEP,
     threshold: float = 2.0,
     bias_corrected: bool = False,
+    lang: str = "zh",
 ) -> Association:
     """Cross-tabulate two customer attributes and measure how strongly they go together.
 
@@ -468,6 +599,8 @@ def association(
         False: the classic ``V = sqrt(chi2 / (n (min(r, c) - 1)))``, equal to
         ``scipy.stats.contingency.association(method="cramer")``. True: Bergsma's bias
         correction, better for small samples and many categories.
+    lang : {"zh", "en"}, default="zh"
+        Language of ``direction`` (偏高 / 偏低, or over / under).
 
     Returns
     -------
@@ -485,6 +618,7 @@ def association(
     0.7071
     """
     require_columns(customers.columns, [row, col], where="association", table="customers")
+    _check_lang(lang)
     if row == col:
         raise ValueError(f"row and col must differ; got {row!r} twice")
     split = set(MULTI_VALUE_COLUMNS if explode is None else explode)
@@ -497,6 +631,7 @@ def association(
             return split_tags(customers[name], sep=sep)
         return customers[name].dropna().astype("object")
 
+    cut = split & {row, col}
     left = values(row).rename("r")
     right = values(col).rename("c")
     pairs = (
@@ -512,7 +647,7 @@ def association(
         nan = pd.DataFrame(np.nan, index=table.index, columns=table.columns)
         empty = pd.DataFrame(columns=[row, col, "observed", "expected", "residual", "direction"])
         return Association(
-            table, nan, nan, empty, np.nan, np.nan, 0, np.nan, n, bias_corrected, np.nan
+            table, nan, nan, empty, np.nan, np.nan, 0, np.nan, n, bias_corrected, np.nan, bool(cut)
         )
     chi2, p_value, dof, expected = stats.chi2_contingency(table.to_numpy(), correction=False)
     expected = pd.DataFrame(expected, index=table.index, columns=table.columns)
@@ -527,7 +662,8 @@ def association(
         }
     ).reset_index()
     long = long[long["residual"].abs() >= threshold].copy()
-    long["direction"] = np.where(long["residual"] > 0, "偏高", "偏低")
+    over, under = _DIRECTION[lang]
+    long["direction"] = np.where(long["residual"] > 0, over, under)
     long = long.reindex(long["residual"].abs().sort_values(ascending=False, kind="stable").index)
     return Association(
         table=table,
@@ -541,6 +677,7 @@ def association(
         n=n,
         bias_corrected=bias_corrected,
         small_expected_share=float((expected.to_numpy() < 5).mean()),
+        split=bool(cut),
     )
 
 
@@ -579,6 +716,9 @@ class CompetitorSummary:
     deal_source: str
 
 
+_WITH_COMPETITOR = {"zh": ("有竞品", "无竞品"), "en": ("with a competitor", "no competitor")}
+
+
 def _join_unique(values: pd.Series) -> object:
     distinct = list(dict.fromkeys(str(v) for v in values.dropna()))
     return "；".join(distinct) if distinct else np.nan
@@ -595,6 +735,7 @@ def competitor_summary(
     stage_col: str = "stage",
     won_stages: Sequence[str] = _WON_STAGES,
     sep: str = TAG_SEP,
+    lang: str = "zh",
 ) -> CompetitorSummary:
     """Summarise competitors: how often each is named and how we fare against it.
 
@@ -626,6 +767,8 @@ def competitor_summary(
         Stages that count as a win without stage history.
     sep : str, default=TAG_SEP
         Separators of several competitor names in one cell.
+    lang : {"zh", "en"}, default="zh"
+        Language of ``overall["label"]`` (有竞品 / 无竞品, or with a competitor / no competitor).
 
     Returns
     -------
@@ -639,6 +782,7 @@ def competitor_summary(
         where="competitor_summary",
         table="customers",
     )
+    _check_lang(lang)
     ids = customers[customer_id_col]
     names = split_tags(customers[competitor_col], sep=sep)
     named = pd.Series(customers.index.isin(names.index), index=customers.index)
@@ -684,7 +828,7 @@ def competitor_summary(
     )
     overall["wins"] = overall["wins"].astype("int64")
     overall["win_rate"] = overall["wins"] / overall["deals"].where(overall["deals"] > 0)
-    overall.insert(0, "label", ["有竞品", "无竞品"])
+    overall.insert(0, "label", list(_WITH_COMPETITOR[lang]))
     overall = overall.reset_index()
 
     # per competitor
@@ -756,6 +900,7 @@ def personas(
     by: str = "grade",
     budget_col: str = "budget_max",
     sep: str = TAG_SEP,
+    lang: str = "zh",
 ) -> pd.DataFrame:
     """Describe the typical customer of each tier or segment.
 
@@ -770,6 +915,8 @@ def personas(
         Budget figure for ``budget_median`` (as in :func:`group_summary`).
     sep : str, default=TAG_SEP
         Separators of ``need_tags``.
+    lang : {"zh", "en"}, default="zh"
+        Language of ``description``.
 
     Returns
     -------
@@ -785,12 +932,14 @@ def personas(
         ``employees_median``, ``budget_median``
             Medians (people, 元).
         ``description``
-            One line in Chinese built from the modes, e.g. ``制造业中型企业，关注降本增效，主要需求
-            数据分析系统`` (the focus is the ``need_tags`` mode, else the need type).
+            One line in ``lang`` built from the modes, e.g. ``制造业中型企业，关注降本增效，主要需求
+            数据分析系统`` or ``制造业 中型 company, focused on 降本增效, main need 数据分析系统``
+            (the focus is the ``need_tags`` mode, else the need type).
 
         Segments in template order for closed lists, else largest first.
     """
     require_columns(customers.columns, [by], where="personas", table="customers")
+    _check_lang(lang)
     key = _keys(customers[by])
     sizes = key.value_counts()
     order = _order(customers[by], by, sizes)
@@ -816,16 +965,26 @@ def personas(
         else:
             out[name] = np.nan
     out["description"] = [
-        _persona_line(r.industry_l1, r.company_size, r.need_tags, r.need_type)
+        _persona_line(r.industry_l1, r.company_size, r.need_tags, r.need_type, lang)
         for r in out.itertuples()
     ]
     return out.reset_index()
 
 
-def _persona_line(industry: object, size: object, tag: object, need: object) -> str:
+def _persona_line(
+    industry: object, size: object, tag: object, need: object, lang: str = "zh"
+) -> str:
     def text(value: object) -> str:
         return "" if pd.isna(value) else str(value)
 
+    if lang == "en":
+        company = " ".join(t for t in (text(industry), text(size)) if t)
+        focus = text(tag) or text(need)
+        line = f"{company} company" if company else "Company"
+        line += f", focused on {focus}" if focus else ""
+        if text(need) and text(need) != focus:
+            line += f", main need {text(need)}"
+        return line
     size_text = text(size)
     company = f"{text(industry)}{size_text}{'' if size_text.endswith('企业') else '企业'}"
     focus = text(tag) or text(need)

@@ -41,7 +41,9 @@ from .parsing import parse_period
 __all__ = [
     "DEFAULT_ABC",
     "PRODUCT_REASONS",
+    "PRODUCT_CLASSES",
     "PRODUCT_RULES",
+    "SEASON_LABELS",
     "SEASON_RULES",
     "SalesTrend",
     "decompose_target",
@@ -67,6 +69,13 @@ ENTERED_AT = "entered_at"
 #: month (旺季), one whose index is at most ``slack`` a slack month (淡季).
 SEASON_RULES: dict[str, float] = {"peak": 1.2, "slack": 0.8}
 
+#: Labels of the seasons in :attr:`SalesTrend.seasonality` (``season``).
+SEASON_LABELS: dict[str, dict[str, str]] = {
+    "peak": {"zh": "旺季", "en": "peak"},
+    "slack": {"zh": "淡季", "en": "slack"},
+    "normal": {"zh": "平常", "en": "normal"},
+}
+
 #: Default ABC split of cumulative revenue share: A up to 80 %, B the next 15 %, C the rest.
 DEFAULT_ABC: tuple[float, float, float] = (0.8, 0.15, 0.05)
 
@@ -80,7 +89,9 @@ PRODUCT_RULES: dict[str, float] = {
     "star_min_margin_ratio": 1.0,
     # problem (问题产品): margin rate < this × the overall margin rate, or a negative margin ...
     "problem_max_margin_ratio": 0.5,
-    # ... or revenue of the last window down by at least this share against the window before
+    # ... or revenue of the last window down by at least this share against the window before,
+    # beyond the change of all products together (a product that falls with the whole
+    # business, in a slack season, is not a problem product)
     "problem_min_decline": 0.3,
     # window length in months for the decline rule
     "decline_months": 6,
@@ -90,7 +101,14 @@ PRODUCT_RULES: dict[str, float] = {
 PRODUCT_REASONS: dict[str, dict[str, str]] = {
     "negative_margin": {"zh": "毛利为负", "en": "negative margin"},
     "low_margin": {"zh": "毛利率偏低", "en": "low margin rate"},
-    "declining": {"zh": "收入下滑", "en": "declining revenue"},
+    "declining": {"zh": "收入下滑（快于整体）", "en": "revenue falling faster than the business"},
+}
+
+#: Labels of the one class :func:`product_mix` gives each product.
+PRODUCT_CLASSES: dict[str, dict[str, str]] = {
+    "star": {"zh": "明星产品", "en": "star"},
+    "problem": {"zh": "问题产品", "en": "problem"},
+    "regular": {"zh": "常规产品", "en": "regular"},
 }
 
 # Months per period and the label format of each trend frequency.
@@ -676,13 +694,19 @@ def product_mix(
           date column);
         - ``revenue_change`` – ``revenue_recent / revenue_previous - 1`` (missing when the
           previous window has no positive revenue);
+        - ``change_vs_all`` – the product's change beyond that of all products together,
+          ``(1 + revenue_change) / (1 + change of all) - 1``: 0 when it moved with the
+          business (missing when either change is);
+        - ``problem`` – a negative gross margin, or a margin rate below
+          ``problem_max_margin_ratio`` × the overall margin rate, or ``change_vs_all`` ≤
+          ``-problem_min_decline`` (compared after rounding to 12 decimals, so 80 after 100 is
+          a decline of exactly 20 %): revenue falling with the whole business, as in a slack
+          season, makes no product a problem;
         - ``star`` – revenue share ≥ ``star_min_revenue_share`` and margin rate ≥
           ``star_min_margin_ratio`` × the overall margin rate (False when the margin is
-          unknown);
-        - ``problem`` – a negative gross margin, or a margin rate below
-          ``problem_max_margin_ratio`` × the overall margin rate, or ``revenue_change`` ≤
-          ``-problem_min_decline`` (compared after rounding to 12 decimals, so 80 after 100 is
-          a decline of exactly 20 %);
+          unknown), and not a problem: a product is never both;
+        - ``product_class`` – ``"star"``, ``"problem"`` or ``"regular"``, one per product
+          (labels in :data:`PRODUCT_CLASSES`);
         - ``reason`` – why a product is a problem (:data:`PRODUCT_REASONS` in ``lang``, joined
           by ``"; "``), empty otherwise.
 
@@ -750,9 +774,17 @@ def product_mix(
     )
     table["top"] = table["rank"] <= top_n
     if not dated:
-        table[["revenue_recent", "revenue_previous", "revenue_change"]] = np.nan
+        table[["revenue_recent", "revenue_previous", "revenue_change", "change_vs_all"]] = np.nan
     else:
         table["revenue_change"] = _growth(table["revenue_recent"], table["revenue_previous"])
+        everything = _growth(
+            pd.Series([table["revenue_recent"].sum()]), pd.Series([table["revenue_previous"].sum()])
+        ).iloc[0]
+        table["change_vs_all"] = (
+            (1 + table["revenue_change"]) / (1 + everything) - 1
+            if pd.notna(everything) and everything > -1
+            else np.nan
+        )
     base = table["margin_base"].sum()
     overall = table["gross_margin"].sum() / base if base > 0 else np.nan
     rate = table["margin_rate"]
@@ -760,17 +792,20 @@ def product_mix(
     star &= rate.notna()
     if overall > 0:
         star &= rate >= merged["star_min_margin_ratio"] * overall
-    table["star"] = star.fillna(False).astype("bool")
     negative = table["gross_margin"] < 0
     low = ~negative & (rate < merged["problem_max_margin_ratio"] * overall) if overall > 0 else None
     low = pd.Series(False, index=table.index) if low is None else low.fillna(False)
-    declining = table["revenue_change"].round(12) <= -merged["problem_min_decline"]
+    declining = table["change_vs_all"].round(12) <= -merged["problem_min_decline"]
     labels = {key: value[lang] for key, value in PRODUCT_REASONS.items()}
     reason = pd.Series("", index=table.index, dtype="str")
     for flag, key in ((negative, "negative_margin"), (low, "low_margin"), (declining, "declining")):
         reason = reason.mask(flag & (reason != ""), reason + "; " + labels[key])
         reason = reason.mask(flag & (reason == ""), labels[key])
     table["problem"] = (negative | low | declining).astype("bool")
+    table["star"] = (star.fillna(False) & ~table["problem"]).astype("bool")
+    table["product_class"] = np.select(
+        [table["star"], table["problem"]], ["star", "problem"], "regular"
+    )
     table["reason"] = reason
     return table[
         [
@@ -788,8 +823,10 @@ def product_mix(
             "revenue_recent",
             "revenue_previous",
             "revenue_change",
+            "change_vs_all",
             "star",
             "problem",
+            "product_class",
             "reason",
         ]
     ]

@@ -173,12 +173,82 @@ LABELS: dict[str, tuple[str, str]] = {
     "kept_value": ("保留值", "Kept value"),
     "other_values": ("其他值", "Other values"),
     "cohort": ("商机批次", "Cohort"),
+    "industry_l1": ("行业", "Industry"),
+    "budget_known": ("有预算的客户", "Customers with a budget"),
+    "budget_total": ("预算合计", "Total budget"),
+    "budget_median": ("预算中位数", "Median budget"),
+    "size_tier_en": ("规模", "Size tier"),
+    "high_value_reason": ("高价值原因", "Why high value"),
+    "churn_risk_reason": ("流失风险原因", "Why at risk"),
+    "potential_reason": ("有潜力原因", "Why potential"),
+    "value_grade_calc": ("价值等级", "Value grade"),
+    "potential_rating_calc": ("潜力评级", "Potential rating"),
+    "days_overdue": ("逾期天数", "Days overdue"),
+    "customers_prev": ("前期客户数", "Customers before"),
+    "total_prev": ("前期客户总数", "All customers before"),
+    "share_prev": ("前期占比", "Share before"),
+    "customers_last": ("近期客户数", "Customers recently"),
+    "total_last": ("近期客户总数", "All customers recently"),
+    "share_last": ("近期占比", "Share recently"),
+    "change_pp": ("变化（百分点）", "Change (points)"),
+    "reliable": ("样本足够", "Enough customers"),
+    "sentence": ("说明", "Summary"),
+    "observed": ("实际客户数", "Observed"),
+    "expected": ("期望客户数", "Expected"),
+    "residual": ("调整残差", "Adjusted residual"),
+    "direction": ("方向", "Direction"),
+    "deals": ("商机数", "Deals"),
+    "wins": ("赢单数", "Wins"),
+    "share_of_customers": ("占全部客户", "Share of all customers"),
+    "share_of_comparing": ("占对比客户", "Share of customers comparing"),
+    "industries": ("所在行业", "Industries"),
+    "employees_median": ("员工数中位数", "Median employees"),
+    "description": ("典型客户", "Typical customer"),
+    "aov": ("客单价", "Average order"),
+    "revenue_mean": ("月均销售额", "Mean revenue"),
+    "seasonality_index": ("季节指数", "Seasonality index"),
+    "season": ("季节", "Season"),
+    "cumulative_share": ("累计占比", "Cumulative share"),
+    "margin_rate": ("毛利率", "Margin rate"),
+    "abc": ("ABC 类", "ABC class"),
+    "revenue_change": ("收入变化", "Revenue change"),
+    "change_vs_all": ("相对整体的变化", "Change beyond the business"),
+    "product_class": ("产品类别", "Class"),
+    "products": ("产品数", "Products"),
+    "gap": ("差额", "Gap"),
+    "avg_deal": ("平均单额", "Average deal"),
+    "new_customers": ("新客户", "New customers"),
+    "paid": ("已回款", "Paid"),
+    "collection_rate": ("回款率", "Collection rate"),
+    "history": ("近期业绩（元）", "Recent revenue (¥)"),
+    "pipeline": ("在谈商机（元）", "Open pipeline (¥)"),
+    "weight": ("权重", "Weight"),
+    "parameter": ("参数", "Parameter"),
+    "estimate": ("估计值", "Estimate"),
+    "std_error": ("标准误", "Standard error"),
+    "lower_95": ("95% 区间下限", "95% interval, low"),
+    "upper_95": ("95% 区间上限", "95% interval, high"),
+    "expected_purchases": ("预期购买次数", "Expected purchases"),
+    "expected_purchases_3m": ("3 个月预期购买次数", "Expected purchases, 3 months"),
+    "expected_purchases_6m": ("6 个月预期购买次数", "Expected purchases, 6 months"),
+    "expected_purchases_12m": ("12 个月预期购买次数", "Expected purchases, 12 months"),
+    "antecedent": ("已购产品", "Bought"),
+    "consequent": ("关联产品", "Also bought"),
+    "baskets": ("两者都买的客户数", "Customers with both"),
+    "antecedent_support": ("已购产品的支持度", "Support of the first"),
+    "consequent_support": ("关联产品的支持度", "Support of the second"),
+    "leverage": ("杠杆值", "Leverage"),
+    "conviction": ("确信度", "Conviction"),
+    "bought": ("已购产品", "Bought"),
+    "actual": ("实际平均购买次数", "Actual purchases (mean)"),
+    "predicted": ("预测平均购买次数", "Predicted purchases (mean)"),
 }
 #: Columns holding money (元), by name or by the end of their name.
 _MONEY = re.compile(
-    r"(^|_)(amount|revenue|monetary|price|cost|budget(_min|_max)?|target|clv(_\d+m)?|"
+    r"(^|_)(amount|revenue|monetary|price|cost|budget(_min|_max|_total|_median)?|target|"
+    r"clv(_\d+m)?|"
     r"expected_value|gross_margin|paid_amount|weighted_amount|value_12m|average_deal|"
-    r"weighted_pipeline)$"
+    r"weighted_pipeline|aov|gap|avg_deal|paid|revenue_mean)$"
 )
 #: Columns holding a share (0–1) shown as a percentage.
 _SHARE = re.compile(r"(^|_)(share|rate|conversion(_from_\w+)?|probability|p_alive|attainment)$")
@@ -347,7 +417,9 @@ def _text(value: Any, kind: str, lang: str) -> str:
     if isinstance(value, float | np.floating):
         number = float(value)
         if kind == "money":
-            return f"{number:,.0f}" if abs(number) >= 100 else f"{number:,.2f}"
+            return (
+                f"{number:,.0f}" if abs(number) >= 100 or number.is_integer() else f"{number:,.2f}"
+            )
         if kind == "percent":
             return f"{number:.1%}"
         if number.is_integer():

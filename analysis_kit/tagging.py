@@ -43,6 +43,7 @@ from .errors import AnalysisKitError, SchemaError
 from .parsing import parse_bool, parse_date
 
 __all__ = [
+    "describe_filter",
     "DEFAULT_RULES",
     "FilterError",
     "apply_tags",
@@ -105,10 +106,55 @@ DEFAULT_RULES: dict[str, Any] = {
 }
 
 _PRIORITY_ORDER = {"高": 0, "中": 1, "低": 2}
-_NO_ORDERS = "无订单数据"
-_NO_FOLLOWUPS = "无跟进记录数据"
-_NO_CONTACT = "无沟通日期"
 _SEP = "；"
+#: English words of the value grades apply_tags writes (高 / 中 / 低).
+VALUE_GRADES_EN = {"高": "high", "中": "medium", "低": "low"}
+# The words of the reasons, by language: {name} fields are filled in by apply_tags.
+REASON_TEXT = {
+    "zh": {
+        "no_orders": "无订单数据",
+        "no_followups": "无跟进记录数据",
+        "no_contact": "无沟通日期",
+        "window": "近{months}个月",
+        "prev_window": "前{months}个月",
+        "hv_amount": "{window}采购 {money} ≥ ¥{floor:,.0f}",
+        "hv_repeat": "复购 {repeat} 次 ≥ {floor} 次（共 {orders} 笔订单）",
+        "followups": "近{months}个月跟进 {n} 次 ≥ {floor} 次且未成交",
+        "growth": "采购增长：{window} {now} > {prev_window} {before}",
+        "silent": "已 {days} 天未跟进（最近 {last:%Y-%m-%d}，≥ {months}个月）",
+        "falling": "采购同比下降 {drop:.0%}（{window} {now}，{prev_window} {before}）≥ {floor:.0%}",
+        "match": "匹配度 {score}",
+        "no_match": "匹配度未填",
+        "need": "需求明确",
+        "no_need": "需求不明确",
+        "budget": "预算 {money} {op} {floor}",
+        "no_budget": "预算未知或面议",
+        "sep": "；",
+        "comma": "，",
+    },
+    "en": {
+        "no_orders": "no order data",
+        "no_followups": "no follow-up data",
+        "no_contact": "no contact date",
+        "window": "last {months} months",
+        "prev_window": "previous {months} months",
+        "hv_amount": "purchases in the {window} {money} ≥ ¥{floor:,.0f}",
+        "hv_repeat": "{repeat} repeat purchases ≥ {floor} ({orders} orders in all)",
+        "followups": "{n} follow-ups in the last {months} months ≥ {floor}, no deal yet",
+        "growth": "purchases growing: {window} {now} > {prev_window} {before}",
+        "silent": "no follow-up for {days} days (last {last:%Y-%m-%d}, ≥ {months} months)",
+        "falling": "purchases down {drop:.0%} year on year ({window} {now}, {prev_window} {before})"
+        " ≥ {floor:.0%}",
+        "match": "match score {score}",
+        "no_match": "match score missing",
+        "need": "clear need",
+        "no_need": "need not clear",
+        "budget": "budget {money} {op} {floor}",
+        "no_budget": "budget unknown or negotiable",
+        "sep": "; ",
+        "comma": ", ",
+    },
+}
 
 # Private working columns of purchase_stats; the "__tag" prefix keeps them clear of user columns.
 _DATE = "__tag_date"
@@ -190,11 +236,11 @@ def _text(index: pd.Index, mask: pd.Series, texts: Iterable[str] | str) -> pd.Se
     return out
 
 
-def _join(*parts: pd.Series) -> pd.Series:
-    """Join the non-missing texts of each row with ``；``, vectorised."""
+def _join(*parts: pd.Series, sep: str = _SEP) -> pd.Series:
+    """Join the non-missing texts of each row with ``sep``, vectorised."""
     out = parts[0]
     for part in parts[1:]:
-        out = (out + _SEP + part).fillna(out).fillna(part)
+        out = (out + sep + part).fillna(out).fillna(part)
     return out
 
 
@@ -448,6 +494,7 @@ def apply_tags(
     amount_col: str = "amount",
     order_id_col: str = "order_id",
     followup_date_col: str = "followup_date",
+    lang: str = "zh",
 ) -> pd.DataFrame:
     """Tag each customer by the templates' rules, with the reason each tag fired.
 
@@ -498,6 +545,8 @@ def apply_tags(
         Columns of ``orders``.
     followup_date_col : str
         Column of ``followups``.
+    lang : {"zh", "en"}, default="zh"
+        Language of the reasons (:data:`REASON_TEXT`). The tags themselves do not change.
 
     Returns
     -------
@@ -516,8 +565,9 @@ def apply_tags(
         ``high_value``, ``potential``, ``churn_risk``
             Nullable booleans.
         ``high_value_reason``, ``potential_reason``, ``churn_risk_reason``
-            Which rule fired, in Chinese, e.g. ``近12个月采购 ¥126,000 ≥ ¥100,000``; several
-            rules are joined with ``；``. The reason the tag is unknown when it is ``<NA>``;
+            Which rule fired, in ``lang`` (:data:`REASON_TEXT`), e.g. ``近12个月采购 ¥126,000 ≥
+            ¥100,000`` or ``purchases in the last 12 months ¥126,000 ≥ ¥100,000``; several
+            rules are joined with ``；`` (``; `` in English). The reason the tag is unknown when it is ``<NA>``;
             missing when the tag is False.
         ``purchases_12m``, ``purchases_prev_12m``, ``repeat_purchases``
             The purchase figures the rules used (net amounts of the last window and the one
@@ -554,6 +604,9 @@ def apply_tags(
     """
     rules = merge_rules(rules)
     as_of = as_of_day(as_of)
+    if lang not in REASON_TEXT:
+        raise ValueError(f"lang must be one of {sorted(REASON_TEXT)}; got {lang!r}")
+    say = REASON_TEXT[lang]
     require_columns(customers.columns, [customer_id_col], where="customers", table="customers")
     out = customers.copy()
     index = out.index
@@ -624,17 +677,17 @@ def apply_tags(
         if recent_followups is not None
         else pd.Series(pd.NA, index=index, dtype="Int64")
     )
-    no_orders = _text(index, pd.Series(not has_orders, index=index), _NO_ORDERS)
+    no_orders = _text(index, pd.Series(not has_orders, index=index), say["no_orders"])
 
     # high value
     hv_amount = last12 >= rules["high_value_amount"]
     hv_repeat = repeat.astype("float64") >= rules["high_value_repeat"]
-    window = f"近{months}个月"
+    window = say["window"].format(months=months)
     hv_amount_text = _text(
         index,
         hv_amount,
         (
-            f"{window}采购 {m} ≥ ¥{rules['high_value_amount']:,.0f}"
+            say["hv_amount"].format(window=window, money=m, floor=rules["high_value_amount"])
             for m in _money(last12[hv_amount])
         ),
     )
@@ -642,13 +695,13 @@ def apply_tags(
         index,
         hv_repeat,
         (
-            f"复购 {r} 次 ≥ {_num(rules['high_value_repeat'])} 次（共 {r + 1} 笔订单）"
+            say["hv_repeat"].format(repeat=r, floor=_num(rules["high_value_repeat"]), orders=r + 1)
             for r in repeat[hv_repeat].astype(int)
         ),
     )
     if has_orders:
         out["high_value"] = _boolean(hv_amount | hv_repeat, index)
-        out["high_value_reason"] = _join(hv_amount_text, hv_repeat_text)
+        out["high_value_reason"] = _join(hv_amount_text, hv_repeat_text, sep=say["sep"])
     else:
         out["high_value"] = pd.Series(pd.NA, index=index, dtype="boolean")
         out["high_value_reason"] = no_orders
@@ -658,7 +711,7 @@ def apply_tags(
     growing = bought_before & (last12 > prev12 * (1 + rules["growth_min"]))
     drop = 1 - last12 / prev12.where(bought_before)
     falling = drop >= rules["churn_drop"]
-    prev_window = f"前{months}个月"
+    prev_window = say["prev_window"].format(months=months)
 
     # potential
     won_stage = (
@@ -674,8 +727,11 @@ def apply_tags(
             index,
             fu_fire,
             (
-                f"近{rules['potential_months']}个月跟进 {n} 次 ≥ "
-                f"{_num(rules['potential_followups'])} 次且未成交"
+                say["followups"].format(
+                    months=rules["potential_months"],
+                    n=n,
+                    floor=_num(rules["potential_followups"]),
+                )
                 for n in recent_followups[fu_fire]
             ),
         )
@@ -689,7 +745,7 @@ def apply_tags(
         index,
         growing,
         (
-            f"采购增长：{window} {a} > {prev_window} {b}"
+            say["growth"].format(window=window, now=a, prev_window=prev_window, before=b)
             for a, b in zip(_money(last12[growing]), _money(prev12[growing]), strict=True)
         ),
     )
@@ -697,10 +753,10 @@ def apply_tags(
     out["potential"] = potential
     unknown = []
     if recent_followups is None:
-        unknown.append(_text(index, potential.isna(), _NO_FOLLOWUPS))
+        unknown.append(_text(index, potential.isna(), say["no_followups"]))
     if not has_orders:
-        unknown.append(_text(index, potential.isna(), _NO_ORDERS))
-    out["potential_reason"] = _join(fu_text, growth_text, *unknown)
+        unknown.append(_text(index, potential.isna(), say["no_orders"]))
+    out["potential_reason"] = _join(fu_text, growth_text, *unknown, sep=say["sep"])
 
     # churn risk
     silent_cut = as_of - pd.DateOffset(months=int(rules["churn_silent_months"]))
@@ -710,7 +766,7 @@ def apply_tags(
         index,
         silent,
         (
-            f"已 {d} 天未跟进（最近 {c:%Y-%m-%d}，≥ {rules['churn_silent_months']}个月）"
+            say["silent"].format(days=d, last=c, months=rules["churn_silent_months"])
             for d, c in zip((as_of - contact[silent]).dt.days, contact[silent], strict=True)
         ),
     )
@@ -721,7 +777,14 @@ def apply_tags(
         index,
         falling,
         (
-            f"采购同比下降 {p:.0%}（{window} {a}，{prev_window} {b}）≥ {rules['churn_drop']:.0%}"
+            say["falling"].format(
+                drop=p,
+                window=window,
+                now=a,
+                prev_window=prev_window,
+                before=b,
+                floor=rules["churn_drop"],
+            )
             for p, a, b in zip(
                 drop[falling], _money(last12[falling]), _money(prev12[falling]), strict=True
             )
@@ -729,10 +792,10 @@ def apply_tags(
     )
     churn = silent_tag | falling_tag
     out["churn_risk"] = churn
-    unknown = [_text(index, churn.isna() & contact.isna(), _NO_CONTACT)]
+    unknown = [_text(index, churn.isna() & contact.isna(), say["no_contact"])]
     if not has_orders:
-        unknown.append(_text(index, churn.isna(), _NO_ORDERS))
-    out["churn_risk_reason"] = _join(silent_text, falling_text, *unknown)
+        unknown.append(_text(index, churn.isna(), say["no_orders"]))
+    out["churn_risk_reason"] = _join(silent_text, falling_text, *unknown, sep=say["sep"])
 
     # value grade
     if has_orders:
@@ -744,7 +807,7 @@ def apply_tags(
         out["value_grade_calc"] = pd.Series(np.nan, index=index, dtype="str")
 
     out["potential_rating_calc"], out["potential_rating_reason"] = _rating(
-        out, rules, match_score_col=match_score_col
+        out, rules, match_score_col=match_score_col, say=say
     )
 
     # next follow-up
@@ -759,7 +822,7 @@ def apply_tags(
 
 
 def _rating(
-    df: pd.DataFrame, rules: Mapping[str, Any], *, match_score_col: str
+    df: pd.DataFrame, rules: Mapping[str, Any], *, match_score_col: str, say: Mapping[str, str]
 ) -> tuple[pd.Series, pd.Series]:
     index = df.index
     match = (
@@ -796,21 +859,23 @@ def _rating(
         index,
         has_match,
         (
-            f"匹配度 {_num(m)}{' ≥ ' + _num(a_match) if m >= a_match else ''}"
+            say["match"].format(score=_num(m)) + (f" ≥ {_num(a_match)}" if m >= a_match else "")
             for m in match[has_match]
         ),
-    ).fillna(_text(index, ~has_match, "匹配度未填"))
-    need_text = part(need, "需求明确", "需求不明确")
+    ).fillna(_text(index, ~has_match, say["no_match"]))
+    need_text = part(need, say["need"], say["no_need"])
     floor = f"¥{rules['budget_floor']:,.0f}"
     budget_text = _text(
         index,
         known,
         (
-            f"预算 {m} {'≥' if v >= rules['budget_floor'] else '<'} {floor}"
+            say["budget"].format(
+                money=m, op="≥" if v >= rules["budget_floor"] else "<", floor=floor
+            )
             for m, v in zip(_money(level[known]), level[known], strict=True)
         ),
-    ).fillna(_text(index, ~known, "预算未知或面议"))
-    reason = match_text + "，" + need_text + "，" + budget_text
+    ).fillna(_text(index, ~known, say["no_budget"]))
+    reason = match_text + say["comma"] + need_text + say["comma"] + budget_text
     return rating, reason.astype("str")
 
 
@@ -1153,3 +1218,47 @@ def call_list(
         customers, conditions, priority_col=priority_col, match_score_col=match_score_col
     )
     return out if n is None else out.head(n)
+
+
+_OP_TEXT = {"==": "=", "!=": "≠", ">=": "≥", "<=": "≤", ">": ">", "<": "<"}
+_FILTER_WORDS = {"zh": (" 且 ", "属于"), "en": (" and ", "in")}
+
+
+def describe_filter(conditions: str | Sequence[Sequence[object]], lang: str = "zh") -> str:
+    """Return a filter as a reader reads it: columns by their label in ``lang``, values as written.
+
+    Parameters
+    ----------
+    conditions : str or list of (column, op, value)
+        A filter as :func:`filter_customers` takes it.
+    lang : {"zh", "en"}, default="zh"
+        Language of the column labels and the joining word.
+
+    Returns
+    -------
+    str
+        E.g. ``Grade = 重点 and Match score ≥ 4`` for ``客户等级 ＝ 重点 且 需求匹配度 ≥ 4``.
+
+    Raises
+    ------
+    FilterError
+        When the text cannot be parsed.
+
+    Examples
+    --------
+    >>> describe_filter("客户等级 ＝ 重点 且 需求匹配度 ≥ 4", lang="en")
+    'Grade = 重点 and Match score ≥ 4'
+    """
+    from .tables import column_label
+
+    if lang not in _FILTER_WORDS:
+        raise ValueError(f"lang must be one of {sorted(_FILTER_WORDS)}; got {lang!r}")
+    parsed = _parse(conditions) if isinstance(conditions, str) else list(conditions)
+    joiner, within = _FILTER_WORDS[lang]
+    parts = []
+    for column, op, value in parsed:
+        name = map_headers([str(column)], "customers")[str(column)]
+        shown = "、".join(map(str, value)) if op == "in" else str(value)
+        op_text = within if op == "in" else _OP_TEXT.get(str(op), str(op))
+        parts.append(f"{column_label(name, lang)} {op_text} {shown}")
+    return joiner.join(parts)

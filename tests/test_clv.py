@@ -202,7 +202,14 @@ def test_bgnbd_standard_errors(cdnow_bgnbd):
     assert np.all(np.linalg.eigvalsh(cov) > 0)
     table = cdnow_bgnbd.summary_table()
     assert list(table.columns) == ["estimate", "std_error", "lower_95", "upper_95"]
-    assert table.loc["r", "lower_95"] == pytest.approx(0.242593 - 1.96 * 0.012557, abs=1e-3)
+    # 95% intervals on the log scale: r / exp(1.96 se / r) .. r * exp(1.96 se / r)
+    spread = np.exp(1.959964 * 0.012557 / 0.242593)
+    assert table.loc["r", "lower_95"] == pytest.approx(0.242593 / spread, abs=1e-3)
+    assert table.loc["r", "upper_95"] == pytest.approx(0.242593 * spread, abs=1e-3)
+    # symmetric around the estimate in logs, and never below 0 however wide
+    logs = np.log(table[["lower_95", "estimate", "upper_95"]])
+    assert np.allclose(logs["estimate"] - logs["lower_95"], logs["upper_95"] - logs["estimate"])
+    assert (table["lower_95"] > 0).all()
 
 
 def test_gamma_gamma_fit_matches_published_cdnow(cdnow_gg):
@@ -787,3 +794,44 @@ def test_calibration_holdout_cuts_lines_by_day_before_weeks():
     assert (row["frequency_cal"], row["recency_cal"], row["T_cal"]) == (0.0, 0.0, 0.0)
     assert row["frequency_holdout"] == 2  # the week of Jan 5 and the week of Jan 10
     assert row["monetary_value_holdout"] == 25.0
+
+
+def test_clv_doubts_on_spend_that_follows_frequency_and_a_poor_holdout():
+    from analysis_kit.clv import CLV_GUARDS, clv_doubt_lines, clv_doubts
+
+    rng = np.random.default_rng(7)
+    frequency = rng.integers(1, 10, size=200)
+    independent = pd.DataFrame(
+        {"frequency": frequency, "monetary_value": rng.gamma(4.0, 50.0, size=200)}
+    )
+    assert clv_doubts(independent) == {}
+    # spend rising with frequency: the correlation, measured on repeat buyers only
+    linked = independent.assign(monetary_value=frequency * 100.0 + rng.normal(0, 50, 200))
+    linked.loc[0, ["frequency", "monetary_value"]] = [0, 10_000.0]  # non-repeaters do not count
+    repeat = linked[linked["frequency"] > 0]
+    expected = repeat["frequency"].corr(repeat["monetary_value"])
+    found = clv_doubts(linked)
+    assert found["spend_follows_frequency"] == pytest.approx(expected)
+    assert expected > CLV_GUARDS["max_correlation"]
+    assert clv_doubts(linked, guards={"max_correlation": 0.999}) == {}
+    # the holdout: 31.6 predicted for 24 bought is +32 %, beyond 20 %; 26 for 24 is not
+    off = pd.DataFrame({"actual_purchases": [24], "predicted_purchases": [31.6]})
+    assert clv_doubts(independent, holdout=off)["holdout_error"] == pytest.approx(31.6 / 24 - 1)
+    close = off.assign(predicted_purchases=[26.0])
+    assert clv_doubts(independent, holdout=close) == {}
+    nothing = off.assign(actual_purchases=[0])
+    assert clv_doubts(independent, holdout=nothing)["holdout_error"] == float("inf")
+    lines = clv_doubt_lines({"holdout_error": 31.6 / 24 - 1}, "en")
+    assert lines == ["the holdout check missed the actual purchases by +32% (beyond ±20%)"]
+    assert "偏差为 +32%" in clv_doubt_lines({"holdout_error": 31.6 / 24 - 1}, "zh")[0]
+    with pytest.raises(ParameterError, match="unknown guards"):
+        clv_doubts(independent, guards={"max_corr": 0.5})
+
+
+def test_cdnow_passes_the_correlation_guard(cdnow):
+    from analysis_kit.clv import clv_doubts
+
+    # lifetimes' documentation reports 0.11 for the CDNOW repeat buyers: no doubt
+    repeat = cdnow[cdnow["frequency"] > 0]
+    assert repeat["frequency"].corr(repeat["monetary_value"]) == pytest.approx(0.11, abs=0.01)
+    assert "spend_follows_frequency" not in clv_doubts(cdnow)

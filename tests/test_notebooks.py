@@ -258,7 +258,14 @@ def test_every_page_links_back_to_the_summary_and_on(report):
 
 
 @pytest.mark.parametrize(
-    "page", ["03_rfm_segmentation", "04_customer_clustering", "05_sales_funnel"]
+    "page",
+    [
+        "02_customer_profile",
+        "03_rfm_segmentation",
+        "04_customer_clustering",
+        "05_sales_funnel",
+        "06_sales_performance",
+    ],
 )
 def test_pages_in_the_table_style_show_no_raw_artifacts(report, page):
     out, _ = report

@@ -421,3 +421,52 @@ def test_end_to_end_on_generated_tables():
 
     for t in clean:
         pd.testing.assert_frame_equal(clean[t], before[t])
+
+
+def test_need_trend_sentences_in_english(needs):
+    zh = need_trends(needs, as_of=AS_OF, window=3).change
+    en = need_trends(needs, as_of=AS_OF, window=3, lang="en").change
+    pd.testing.assert_frame_equal(zh.drop(columns="sentence"), en.drop(columns="sentence"))
+    assert en.set_index("need_type").loc["A", "sentence"] == (
+        "A: share up 25.0 points over the last 3 months (50.0% → 75.0%); small sample "
+        "(customers: 4 in the 3 months before, 4 in the last 3): indicative only"
+    )
+    with pytest.raises(ValueError, match="lang"):
+        need_trends(needs, as_of=AS_OF, lang="de")
+
+
+def test_association_doubts_say_when_pairs_are_chance():
+    # a strong link on many customers: significant, no cell expects fewer than 5
+    strong = _from_counts([[40, 10], [10, 40]], ["x", "y"], ["p", "q"])
+    result = association(strong)
+    assert result.p_value < 0.05 and result.doubts() == []
+    assert set(result.pairs["direction"]) == {"偏高", "偏低"}
+    assert set(association(strong, lang="en").pairs["direction"]) == {"over", "under"}
+    # the same proportions on a tenth of the customers: not significant, small cells
+    weak = _from_counts([[4, 1], [1, 4]], ["x", "y"], ["p", "q"])
+    assert association(weak).p_value >= 0.05
+    assert association(weak).doubts() == ["not_significant", "small_expected"]
+    # split concern tags count a customer in several cells
+    tags = pd.DataFrame(
+        {"industry_l1": ["制造业", "零售"] * 40, "need_tags": ["降本增效、数据安全", "移动端"] * 40}
+    )
+    assert "split_cells" in association(tags, col="need_tags").doubts()
+
+
+def test_competitor_and_persona_words_in_english(rivals):
+    en = competitor_summary(rivals, lang="en").overall
+    zh = competitor_summary(rivals).overall
+    assert en["label"].tolist() == ["with a competitor", "no competitor"]
+    pd.testing.assert_frame_equal(zh.drop(columns="label"), en.drop(columns="label"))
+    df = pd.DataFrame(
+        {
+            "grade": ["重点", "重点"],
+            "industry_l1": ["制造业", "制造业"],
+            "company_size": ["中型", "中型"],
+            "need_type": ["BI", "BI"],
+            "need_tags": ["降本增效", "降本增效"],
+        }
+    )
+    line = personas(df, lang="en")["description"].item()
+    assert line == "制造业 中型 company, focused on 降本增效, main need BI"
+    assert personas(df)["description"].item() == "制造业中型企业，关注降本增效，主要需求BI"

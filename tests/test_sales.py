@@ -15,6 +15,7 @@ from analysis_kit.cleaning import clean_table
 from analysis_kit.datasets import make_tables
 from analysis_kit.errors import ParameterError, SchemaError
 from analysis_kit.sales import (
+    PRODUCT_CLASSES,
     PRODUCT_REASONS,
     decompose_target,
     product_mix,
@@ -570,9 +571,45 @@ def test_declining_products_use_windows_before_as_of():
     assert mix.loc["q", "revenue_change"] == pytest.approx(-0.2)
     assert pd.isna(mix.loc["n", "revenue_change"])
     assert mix["problem"].to_dict() == {"p": True, "q": False, "n": False}
-    assert mix.loc["p", "reason"] == "declining revenue"
+    # all products: 200 before, 220 recently (+10 %); p fell 0.6 / 1.1 - 1 = 45.5 % beyond that
+    assert mix.loc["p", "change_vs_all"] == pytest.approx(0.6 / 1.1 - 1)
+    assert mix.loc["q", "change_vs_all"] == pytest.approx(0.8 / 1.1 - 1)  # -27.3 %
+    assert mix.loc["p", "reason"] == PRODUCT_REASONS["declining"]["en"]
     looser = product_mix(frame, as_of="2024-06-30", rules={"problem_min_decline": 0.2})
     assert looser["problem"].sum() == 2
+
+
+def test_products_falling_with_the_whole_business_are_not_problems():
+    # every product loses 40 % in the recent window (a slack half-year): none is a problem
+    rows = []
+    for product, amount in (("a", 700.0), ("b", 220.0), ("c", 80.0)):
+        rows += [(product, "2023-08-15", amount, amount * 0.4)]
+        rows += [(product, "2024-02-15", amount * 0.6, amount * 0.6 * 0.4)]
+    frame = pd.DataFrame(rows, columns=["product", "order_date", "amount", "cost"])
+    frame["order_date"] = _ts(frame["order_date"])
+    mix = product_mix(frame, as_of="2024-06-30").set_index("product")
+    assert mix["revenue_change"].tolist() == pytest.approx([-0.4] * 3)
+    assert mix["change_vs_all"].tolist() == pytest.approx([0.0] * 3, abs=1e-12)
+    assert not mix["problem"].any()
+    # a and b hold at least 10 % of revenue at the common margin: stars; c is regular
+    assert mix["product_class"].to_dict() == {"a": "star", "b": "star", "c": "regular"}
+
+
+def test_a_product_has_one_class():
+    # a big, high-margin product collapsing while the rest holds: a problem, not also a star
+    rows = [
+        ("big", "2023-08-15", 1000.0, 300.0),
+        ("big", "2024-02-15", 100.0, 30.0),
+        ("steady", "2023-08-15", 500.0, 300.0),
+        ("steady", "2024-02-15", 500.0, 300.0),
+    ]
+    frame = pd.DataFrame(rows, columns=["product", "order_date", "amount", "cost"])
+    frame["order_date"] = _ts(frame["order_date"])
+    mix = product_mix(frame, as_of="2024-06-30").set_index("product")
+    assert mix.loc["big", "problem"] and not mix.loc["big", "star"]
+    assert mix.loc["big", "product_class"] == "problem"
+    assert not (mix["star"] & mix["problem"]).any()
+    assert set(mix["product_class"]) <= set(PRODUCT_CLASSES)
 
 
 def test_mix_does_not_modify_input_and_accepts_polars(generated_orders):

@@ -36,7 +36,7 @@ def sample_report(request, sample_reports):
 
 #: Pages in the table style and the page's language. 02, 06 and 07 still show raw tables and
 #: bilingual lines; each joins this list when it is converted, until every page is here.
-READER_PAGES = ("00", "01", "03", "04", "05", "index")
+READER_PAGES = ("00", "01", "02", "03", "04", "05", "06", "index")
 
 
 def _pages(out):

@@ -636,3 +636,49 @@ def test_end_to_end_on_generated_tables():
     assert (calls["grade"] == "重点").all() and (calls["match_score"] >= 4).all()
     order = calls["priority"].map({"高": 0, "中": 1, "低": 2}).tolist()
     assert order == sorted(order)
+
+
+def test_reasons_in_english_say_the_same_as_in_chinese():
+    rows = [("C1", f"O{i}", f"2024-0{i + 1}-01", 50_000.0) for i in range(4)]
+    rows += [("C2", "P1", "2023-03-01", 80_000.0)]  # bought a year ago, nothing since
+    customers = _customers(
+        3,
+        last_contact_date=pd.to_datetime(["2024-06-01", "2023-10-06", None]),
+        match_score=[5, 2, None],
+        need_type=["BI", "CRM", None],
+        budget_max=[300_000.0, 50_000.0, None],
+        budget_kind=["range", "range", None],
+    )
+    orders = _orders(rows)
+    zh = apply_tags(customers, orders=orders, as_of=AS_OF)
+    en = apply_tags(customers, orders=orders, as_of=AS_OF, lang="en")
+    tags = ["high_value", "potential", "churn_risk", "potential_rating_calc", "next_followup_due"]
+    pd.testing.assert_frame_equal(zh[tags], en[tags])  # only the words change
+    reasons = ["high_value_reason", "potential_reason", "churn_risk_reason"]
+    reasons.append("potential_rating_reason")
+    assert (zh[reasons].isna() == en[reasons].isna()).all().all()
+    assert en.loc[0, "high_value_reason"] == (
+        "purchases in the last 12 months ¥200,000 ≥ ¥100,000; 3 repeat purchases ≥ 3 "
+        "(4 orders in all)"
+    )
+    assert en.loc[1, "churn_risk_reason"] == (
+        "no follow-up for 268 days (last 2023-10-06, ≥ 6 months); purchases down 100% year on "
+        "year (last 12 months ¥0, previous 12 months ¥80,000) ≥ 50%"
+    )
+    assert en.loc[0, "potential_rating_reason"] == (
+        "match score 5 ≥ 4, clear need, budget ¥300,000 ≥ ¥100,000"
+    )
+    assert not en[reasons].stack().str.contains(r"[\u4e00-\u9fff]").any()
+    with pytest.raises(ValueError, match="lang"):
+        apply_tags(customers, as_of=AS_OF, lang="fr")
+
+
+def test_a_filter_reads_as_its_columns_labels():
+    from analysis_kit.tagging import describe_filter
+
+    text = "客户等级 ＝ 重点 且 需求匹配度 ≥ 4"
+    assert describe_filter(text, "zh") == "客户等级 = 重点 且 需求匹配度 ≥ 4"
+    assert describe_filter(text, "en") == "Grade = 重点 and Match score ≥ 4"
+    assert describe_filter([("priority", "in", ["高", "中"])], "en") == "Priority in 高、中"
+    with pytest.raises(FilterError):
+        describe_filter("客户等级 ＝", "en")
