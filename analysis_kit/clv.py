@@ -358,7 +358,10 @@ def _maximise(
             )
         runaway = [nm for nm, th in zip(names, theta, strict=True) if abs(th) >= max_log_param]
         if runaway:
-            shown = ", ".join(f"{nm}={math.exp(theta[names.index(nm)]):.3g}" for nm in runaway)
+            # "a → 0" rather than a=1.84e-09: the message is read on a report page
+            shown = ", ".join(
+                f"{nm} → {'0' if theta[names.index(nm)] < 0 else '∞'}" for nm in runaway
+            )
             raise CLVFitError(
                 f"{model}: the fit did not converge: {shown} ran off towards 0 or infinity, so the "
                 "data cannot pin these parameters down. Use more customers or a longer history, a "

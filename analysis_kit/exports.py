@@ -38,6 +38,7 @@ __all__ = [
     "read_result",
     "write_customer_actions",
     "write_result",
+    "write_table",
 ]
 
 #: The report's sub-folder of machine-readable results.
@@ -280,6 +281,83 @@ def _sheet_titles(owners: Iterable[object], lang: str) -> list[str]:
     return titles
 
 
+def _write_sheet(sheet, rows: pd.DataFrame, headers: list[str], lang: str) -> None:
+    """Fill an openpyxl sheet: bold headers, then ``rows`` with every text cell stored as text."""
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    yes, no = _YES_NO[lang]
+    sheet.append(headers)
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for r, record in enumerate(rows.itertuples(index=False), start=2):
+        for c, value in enumerate(record, start=1):
+            cell = sheet.cell(row=r, column=c)
+            if value is None or value is pd.NA or value is pd.NaT:
+                continue
+            if (isinstance(value, float) and np.isnan(value)) or value == "":
+                continue
+            if isinstance(value, bool | np.bool_):
+                cell.value = yes if value else no
+                cell.data_type = "s"
+            elif isinstance(value, pd.Timestamp):
+                cell.value = value.to_pydatetime().date()
+                cell.number_format = "yyyy-mm-dd"
+            elif isinstance(value, int | np.integer):
+                cell.value = int(value)
+                cell.number_format = "#,##0"
+            elif isinstance(value, float | np.floating):
+                cell.value = float(value)
+                cell.number_format = "#,##0" if float(value).is_integer() else "#,##0.00"
+            else:
+                cell.value = str(value)
+                cell.data_type = "s"  # text, never a formula; codes keep their zeros
+    sheet.freeze_panes = "A2"
+    for c, header in enumerate(headers, start=1):
+        sheet.column_dimensions[get_column_letter(c)].width = max(10, min(40, 2 * len(header)))
+
+
+def write_table(
+    frame: pd.DataFrame, path: str | os.PathLike, *, lang: str = "zh", sheet: str | None = None
+) -> Path:
+    """Write one table, masked, as an Excel workbook of one sheet, as a page shows it.
+
+    Headers are the page's labels in ``lang`` (:func:`analysis_kit.tables.column_label`), yes/no
+    as 是/否 or yes/no, dates as dates, numbers as numbers, and every text cell stored as text: a
+    code keeps its zeros (``001``) and ``=HYPERLINK(…)`` never runs. Names, phones and emails
+    are masked (:func:`analysis_kit.privacy.mask_frame`). The explorers' "save to Excel" button
+    writes through this.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The table; a named index is written as a first column. Not modified.
+    path : path
+        The ``.xlsx`` file to write.
+    lang : {"zh", "en"}, default="zh"
+        Language of the headers and of yes/no.
+    sheet : str, optional
+        The sheet's title (at most 31 characters); "Sheet" by default.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    from openpyxl import Workbook
+
+    _check_lang(lang)
+    frame = frame.reset_index() if frame.index.name is not None else frame
+    masked = mask_frame(frame.reset_index(drop=True))
+    book = Workbook()
+    if sheet:
+        book.active.title = str(sheet)[:31]
+    _write_sheet(book.active, masked, [column_label(c, lang) for c in masked.columns], lang)
+    path = Path(path)
+    book.save(path)
+    return path
+
+
 def write_customer_actions(
     actions: pd.DataFrame, path: str | os.PathLike, *, lang: str = "zh"
 ) -> Path:
@@ -289,13 +367,10 @@ def write_customer_actions(
     never a formula), dates as dates, CLV as a number with thousands separators.
     """
     from openpyxl import Workbook
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
 
     _check_lang(lang)
     masked = mask_frame(actions)
     headers = [column_label(c, lang) for c in masked.columns]
-    yes, no = _YES_NO[lang]
     book = Workbook()
     # one sheet per rep, grouped by the name as written: two reps masked alike (张强 and 张伟 are
     # both 张**) keep their own sheets, titled by the masked name and a number
@@ -309,31 +384,7 @@ def write_customer_actions(
     for at, (title, rows) in enumerate(groups):
         sheet = book.active if at == 0 else book.create_sheet()
         sheet.title = title
-        sheet.append(headers)
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-        for r, record in enumerate(rows.itertuples(index=False), start=2):
-            for c, value in enumerate(record, start=1):
-                cell = sheet.cell(row=r, column=c)
-                if value is None or value is pd.NA or value is pd.NaT:
-                    continue
-                if (isinstance(value, float) and np.isnan(value)) or value == "":
-                    continue
-                if isinstance(value, bool | np.bool_):
-                    cell.value = yes if value else no
-                    cell.data_type = "s"
-                elif isinstance(value, pd.Timestamp):
-                    cell.value = value.to_pydatetime().date()
-                    cell.number_format = "yyyy-mm-dd"
-                elif isinstance(value, int | float | np.integer | np.floating):
-                    cell.value = float(value)
-                    cell.number_format = "#,##0"
-                else:
-                    cell.value = str(value)
-                    cell.data_type = "s"  # text, never a formula
-        sheet.freeze_panes = "A2"
-        for c, header in enumerate(headers, start=1):
-            sheet.column_dimensions[get_column_letter(c)].width = max(10, min(40, 2 * len(header)))
+        _write_sheet(sheet, rows, headers, lang)
     path = Path(path)
     book.save(path)
     return path

@@ -91,6 +91,9 @@ _AREA = rf"(?:[(（][0０][1-9１-９]{_D}{{1,2}}[)）]|[0０][1-9１-９]{_D}{{
 _AREA_INTL = rf"(?:(?:[+＋]|00|００)[8８][6６]{_SEP}?(?:[(（][0０]?{_D}{{2,3}}[)）]|{_D}{{2,3}}))"
 _LANDLINE = rf"(?:{_AREA_INTL}|{_AREA}){_SEP}?{_D}{{3,4}}{_SEP}?{_D}{{4}}"
 _PHONE_RE = re.compile(rf"{_LEFT}(?:{_MOBILE}|{_LANDLINE}){_RIGHT}")
+_UUID = re.compile(
+    r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
+)
 
 _MOBILE_DIGITS = re.compile(r"1[3-9]\d{9}")
 _ONLY_PHONE_CHARS = re.compile(r"[0-9\s\-+().]*")
@@ -546,7 +549,8 @@ def find_unmasked(text: str, *, names: Iterable[object] = ()) -> list[str]:
     landlines with an area code (``0\d{2,3}``, an optional separator, 7 or 8 digits, or the area
     code in brackets), in ASCII or full-width digits. A number only counts when it stands alone:
     digits inside an alphanumeric id (``SO20240315001``), ISO dates and amounts with decimals are
-    not phones, and masked forms such as ``138****8000`` are not matched.
+    not phones, and masked forms such as ``138****8000`` are not matched; nor are the digit
+    groups of a UUID (``005ae3ca-0215-4351-8052-05710afab13a``, an element id in a page).
 
     Parameters
     ----------
@@ -575,7 +579,9 @@ def find_unmasked(text: str, *, names: Iterable[object] = ()) -> list[str]:
         raise TypeError(f"text must be a str; got {type(text).__name__}")
     if "\\u" in text:  # JSON inside a page (e.g. saved widget state) escapes non-ASCII text
         text = text + "\n" + _JSON_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
-    found = [m.group(0) for m in _PHONE_RE.finditer(text)]
+    # a UUID (the id of a widget's output in a page) can hold a landline's digit groups:
+    # 005ae3ca-0215-4351-8052-05710afab13a is an id, not a phone
+    found = [m.group(0) for m in _PHONE_RE.finditer(_UUID.sub(" ", text))]
     seen: set[str] = set()
     for value in names:
         if _is_missing(value):

@@ -696,7 +696,9 @@ def markdown_in(text: str, lang: str = "zh") -> str:
                 kept.append(f"{number.rstrip()} {english}")
         elif bare.startswith("|"):
             kept.append(re.sub(r"[ \t]{2,}", " ", _HAN.sub(" ", line)).rstrip())
-        elif label and _LATIN.search(label.group(2)):
+        elif label and _LATIN.search(label.group(2)) and label.group(2).rstrip().endswith(":"):
+            # a label that introduces the English line after it (``**业务问题 The question:**``);
+            # a bold term in a Chinese sentence (``- **frequency（复购次数）**：…``) goes with it
             english = re.sub(r"\s{2,}", " ", _HAN.sub(" ", label.group(2))).strip()
             kept.append(f"{label.group(1)}**{english}**")
     return "\n".join(kept)

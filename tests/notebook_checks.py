@@ -51,7 +51,8 @@ def reader_artifacts(page: str, *, lang: str = "zh") -> dict[str, int]:
     scientific notation (``1.53e+02``), floats with four or more decimals, ``NaN``/``None``/
     ``NaT`` cells, a 0..n index column, snake_case or unlabelled lower-case English headers on a
     Chinese page, and Python
-    reprs (``{…}``, ``[…]`` of quoted items) in cells or printed text.
+    reprs (``{…}``, ``[…]`` of quoted items, ``PosixPath('…')``, ``<… object at 0x…>``) in cells
+    or printed text.
     """
     import re
 
@@ -68,7 +69,8 @@ def reader_artifacts(page: str, *, lang: str = "zh") -> dict[str, int]:
         "index_column": len(re.findall(r"<tr[^>]*>\s*<th[^>]*>\s*0\s*</th>", page))
         + sum(h.strip() == "index" for h in headers),
         "snake_case_headers": 0,
-        "python_reprs": len(re.findall(r"[\[{]\s*'[^']*'\s*[,:\]]", text)),
+        "python_reprs": len(re.findall(r"[\[{]\s*'[^']*'\s*[,:\]]", text))
+        + len(re.findall(r"\b(?:Posix|Windows)?Path\(|<[\w.]+ object at 0x", text)),
     }
     if lang == "zh":  # snake_case, or a column name without a label (``cycle days median``)
         counts["snake_case_headers"] = sum(

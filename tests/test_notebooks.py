@@ -265,6 +265,7 @@ def test_every_page_links_back_to_the_summary_and_on(report):
         "04_customer_clustering",
         "05_sales_funnel",
         "06_sales_performance",
+        "07_clv_cross_sell",
     ],
 )
 def test_pages_in_the_table_style_show_no_raw_artifacts(report, page):

@@ -383,3 +383,12 @@ def test_mask_phones_mixed_values_and_duplicate_index(dtype):
     if dtype is object:
         expected.append("137****7000")
     assert [None if pd.isna(v) else v for v in out] == expected
+
+
+def test_a_uuid_is_not_a_phone_but_a_phone_beside_one_is():
+    from analysis_kit.privacy import find_unmasked
+
+    # the id nbconvert gives a widget's output: its groups 0215-4351-8052 look like a landline
+    page = '<div id="005ae3ca-0215-4351-8052-05710afab13a"></div>'
+    assert find_unmasked(page) == []
+    assert find_unmasked(page + " 电话 0215-4351-8052") == ["0215-4351-8052"]

@@ -34,15 +34,10 @@ def sample_report(request, sample_reports):
     return sample_reports[request.param], request.param
 
 
-#: Pages in the table style and the page's language. 02, 06 and 07 still show raw tables and
-#: bilingual lines; each joins this list when it is converted, until every page is here.
-READER_PAGES = ("00", "01", "02", "03", "04", "05", "06", "index")
-
-
 def _pages(out):
     pages = sorted(out.glob("[0-9][0-9]_*.html")) + [out / "index.html"]
-    assert len(pages) == 9  # eight notebooks and the index
-    return [page for page in pages if page.name[:2] in READER_PAGES or page.stem in READER_PAGES]
+    assert len(pages) == 9  # eight notebooks and the index, every one in the table style
+    return pages
 
 
 def test_no_page_shows_raw_artifacts(sample_report):
