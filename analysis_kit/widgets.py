@@ -22,7 +22,12 @@ table) and ``update()``. Setting a control's value updates the explorer at once,
 ``explorer.controls["bins"].value = 3; explorer.table`` is the segment table for 3 bins.
 
 Every table shown goes through :func:`analysis_kit.privacy.mask_frame`, so names and phone
-numbers are masked in the notebook and in a saved report. ``results`` holds the unmasked
+numbers are masked in the notebook and in a saved report, and then through
+:func:`analysis_kit.tables.show_table`, so it reads like the tables of the pages: labelled
+headers in the explorer's language, no long floats, durations in days. Options are labelled too
+(全部 / All, 无 / None, column labels instead of column names), and a "保存为 Excel / Save to
+Excel" button writes the list on screen, masked, with codes kept as text
+(:meth:`Explorer.export`). ``results`` holds the unmasked
 tables, as the analysis functions return them. Charts are drawn on figures that matplotlib's
 pyplot never sees, written into the output as PNG and dropped, so nothing accumulates.
 
@@ -33,8 +38,11 @@ module needs nothing beyond the package, and the headless report path never need
 from __future__ import annotations
 
 import base64
+import html
 import io
+import os
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -54,7 +62,8 @@ from .funnel import (
 )
 from .privacy import mask_frame
 from .rfm import CLASSIC_SEGMENTS, CN8_SEGMENTS, rfm_scores, rfm_segments, segment_table
-from .tagging import call_list
+from .tables import column_label, show_table
+from .tagging import call_list, describe_filter
 
 __all__ = [
     "CALL_LIST_COLUMNS",
@@ -118,6 +127,17 @@ LABELS: dict[str, dict[str, str]] = {
     "k": {"zh": "簇数 k", "en": "Clusters k"},
     "features": {"zh": "特征", "en": "Features"},
     "all": {"zh": "全部", "en": "All"},
+    "auto": {"zh": "自动（轮廓系数）", "en": "auto (silhouette)"},
+    "cn8": {"zh": "八类模型 cn8", "en": "8 classes (cn8)"},
+    "classic": {"zh": "R×F 网格 classic", "en": "R×F grid (classic)"},
+    "template": {"zh": "模板六阶段", "en": "Template, six stages"},
+    "lead": {"zh": "线索五步", "en": "Lead funnel, five steps"},
+    "cn8_bins": {
+        "zh": "八类模型按平均值划分高低：打分档数只改变热力图，不改变分群。",
+        "en": "The cn8 model splits at the means: the bins change the heat map, not the segments.",
+    },
+    "export": {"zh": "保存为 Excel", "en": "Save to Excel"},
+    "exported": {"zh": "已保存 {n} 行：{path}", "en": "Saved {n} rows: {path}"},
     "none": {"zh": "无", "en": "None"},
     "yes": {"zh": "是", "en": "Yes"},
     "no": {"zh": "否", "en": "No"},
@@ -167,6 +187,34 @@ def _ipywidgets():
     return ipywidgets
 
 
+_CHOICE_DROPDOWN: list[type] = []
+
+
+def _dropdown(**kwargs: Any):
+    """Return a Dropdown whose None option ("全部", "无") shows its label.
+
+    ipywidgets takes a value of None as "nothing selected" and shows a blank box even when an
+    option's value is None; this subclass selects that option instead.
+    """
+    if not _CHOICE_DROPDOWN:
+        widgets = _ipywidgets()
+        from traitlets import observe
+
+        class ChoiceDropdown(widgets.Dropdown):
+            @observe("value")
+            def _propagate_value(self, change):
+                if change.new is None and None in self._options_values:
+                    index = self._options_values.index(None)
+                    if self.index != index:
+                        self.index = index
+                    return
+                super()._propagate_value(change)
+
+        _CHOICE_DROPDOWN.append(ChoiceDropdown)
+    kwargs.setdefault("style", {"description_width": "initial"})
+    return _CHOICE_DROPDOWN[0](**kwargs)
+
+
 def _label(key: str, lang: str, **fields: object) -> str:
     text = LABELS[key][lang]
     return text.format(**fields) if fields else text
@@ -180,10 +228,12 @@ class _View:
         results: Mapping[str, Any],
         items: Sequence[object],
         options: Mapping[str, tuple[list, object]] | None = None,
+        listed: pd.DataFrame | None = None,
     ):
         self.results = dict(results)
         self.items = list(items)
         self.options = dict(options or {})
+        self.listed = listed
 
 
 class Explorer:
@@ -199,6 +249,10 @@ class Explorer:
     compute : callable
         Takes ``{name: value}`` of the controls and returns what to show; it calls the package's
         analysis functions and nothing else.
+    lang : {"zh", "en"}, default="zh"
+        Language of the tables' headers, the button and its message.
+    name : str, default="explorer"
+        The start of the default file name of :meth:`export`.
 
     Attributes
     ----------
@@ -213,25 +267,84 @@ class Explorer:
     error : str or None
         The message of the last update when a control's value made the analysis fail (the
         output then shows it instead of a table); None after a successful update.
+    button : ipywidgets.Button
+        "保存为 Excel / Save to Excel": calls :meth:`export` and says where the file went.
     """
 
-    def __init__(self, controls: Mapping[str, Any], compute: Callable[[dict], _View]):
+    def __init__(
+        self,
+        controls: Mapping[str, Any],
+        compute: Callable[[dict], _View],
+        *,
+        lang: str = "zh",
+        name: str = "explorer",
+    ):
         widgets = _ipywidgets()
+        _check_lang(lang)
+        self.lang = lang
+        self.name = name
         self.controls = dict(controls)
         self.output = widgets.Output()
+        self.button = widgets.Button(description=_label("export", lang), icon="download")
+        self.status = widgets.HTML()
+        self.button.on_click(self._export_clicked)
         self.widget = widgets.VBox(
             [
                 widgets.HBox(list(self.controls.values()), layout={"flex_flow": "row wrap"}),
+                widgets.HBox([self.button, self.status]),
                 self.output,
             ]
         )
         self.results: dict[str, Any] = {}
         self.error: str | None = None
+        self._listed: pd.DataFrame | None = None
         self._compute = compute
         self._busy = False
         for control in self.controls.values():
             control.observe(self._changed, names="value")
         self.update()
+
+    @property
+    def listed(self) -> pd.DataFrame | None:
+        """The list on screen (unmasked, all its rows), what :meth:`export` saves."""
+        return self._listed
+
+    def export(self, path: str | os.PathLike | None = None) -> Path:
+        """Save the list on screen, masked, as an Excel workbook; return its path.
+
+        The rows are the whole list the screen shows the first rows of (the customers of the
+        chosen segment, the call list, the funnel, the cluster profiles), with the headers,
+        yes/no words and durations in days as shown; names and phones masked, codes stored as
+        text (:func:`analysis_kit.exports.write_table`).
+
+        Parameters
+        ----------
+        path : path, optional
+            The file; ``<name>_<yyyymmdd-hhmmss>.xlsx`` in the current folder by default.
+
+        Raises
+        ------
+        AnalysisKitError
+            When the last update failed, so there is no list to save.
+        """
+        from datetime import datetime
+
+        from .exports import write_table
+
+        if self._listed is None:
+            raise AnalysisKitError(f"nothing to save: {self.error or 'no list yet'}")
+        if path is None:
+            path = Path(f"{self.name}_{datetime.now():%Y%m%d-%H%M%S}.xlsx")
+        return write_table(self._listed, path, lang=self.lang, sheet=self.name)
+
+    def _export_clicked(self, _button: Any) -> None:
+        try:
+            path = self.export()
+        except (AnalysisKitError, OSError) as exc:
+            self.status.value = html.escape(f"⚠ {exc}")
+            return
+        n = len(self._listed) if self._listed is not None else 0
+        self.status.value = html.escape(_label("exported", self.lang, n=n, path=path))
 
     @property
     def values(self) -> dict[str, Any]:
@@ -255,8 +368,10 @@ class Explorer:
         view = self._compute(self.values)
         self._set_options(view.options)
         self.results = view.results
+        self._listed = view.listed
         self.error = None
-        self.output.outputs = tuple(_output(item) for item in view.items)
+        self.status.value = ""
+        self.output.outputs = tuple(_output(item, self.lang) for item in view.items)
 
     def _changed(self, change: Mapping[str, Any]) -> None:
         if self._busy:
@@ -265,6 +380,7 @@ class Explorer:
             self.update()
         except _CAUGHT as exc:
             self.results = {}
+            self._listed = None
             self.error = f"{type(exc).__name__}: {exc}"
             self.output.outputs = (_text_output(f"⚠ {self.error}"),)
 
@@ -288,19 +404,20 @@ def _text_output(text: str) -> dict[str, Any]:
     return {"output_type": "stream", "name": "stdout", "text": text + "\n"}
 
 
-def _output(item: object) -> dict[str, Any]:
+def _output(item: object, lang: str = "zh") -> dict[str, Any]:
     """One output of the ``Output`` widget: a masked table, a message or a PNG of a figure."""
     from matplotlib.figure import Figure
 
     if isinstance(item, pd.DataFrame):
         frame = item.reset_index() if item.index.name is not None else item
         frame = mask_frame(frame.reset_index(drop=True))
-        frame = frame.round(dict.fromkeys(frame.select_dtypes("float").columns, 3))
         return {
             "output_type": "display_data",
             "data": {
-                "text/html": frame.to_html(index=False, border=0, na_rep="—"),
-                "text/plain": frame.to_string(index=False),
+                "text/html": str(show_table(frame, lang=lang, max_rows=None)),
+                "text/plain": frame.round(
+                    dict.fromkeys(frame.select_dtypes("float").columns, 3)
+                ).to_string(index=False),
             },
             "metadata": {},
         }
@@ -400,8 +517,10 @@ def rfm_explorer(
     Returns
     -------
     Explorer
-        Controls ``bins`` (IntSlider), ``scheme`` and ``segment`` (Dropdowns; the segment's
-        options follow the scheme, "all" is None). ``results`` holds ``scores`` (the output of
+        Controls ``bins`` (IntSlider; with ``cn8``, which splits at the means, it changes the
+        heat map only, and the output says so), ``scheme`` and ``segment`` (Dropdowns; the
+        segment's options follow the scheme, "all" is None). :attr:`Explorer.listed` and the
+        Excel button: the chosen segment's customers. ``results`` holds ``scores`` (the output of
         ``rfm_scores``), ``segmented`` (of ``rfm_segments``), ``table`` (of ``segment_table``:
         ``segment``, ``customers``, ``customer_share``, ``revenue``, ``revenue_share``,
         ``mean_recency``, ``mean_frequency``, ``mean_monetary``) and ``members`` (the rows of
@@ -442,13 +561,19 @@ def rfm_explorer(
     )
     shown = list(dict.fromkeys((customer_col, *RFM_MEMBER_COLUMNS)))
     controls = {
-        "bins": widgets.IntSlider(value=bins, min=2, max=10, description=_label("bins", lang)),
-        "scheme": widgets.Dropdown(
-            options=["cn8", "classic"], value=scheme, description=_label("scheme", lang)
+        "bins": widgets.IntSlider(
+            value=bins,
+            min=2,
+            max=10,
+            description=_label("bins", lang),
+            style={"description_width": "initial"},
         ),
-        "segment": widgets.Dropdown(
-            options=options, value=segment, description=_label("segment", lang)
+        "scheme": _dropdown(
+            options=[(_label(k, lang), k) for k in ("cn8", "classic")],
+            value=scheme,
+            description=_label("scheme", lang),
         ),
+        "segment": _dropdown(options=options, value=segment, description=_label("segment", lang)),
     }
     cols = {
         "recency_col": recency_col,
@@ -466,7 +591,7 @@ def rfm_explorer(
         members = members.sort_values(monetary_col, ascending=False, kind="stable")
         fig, (left, right) = _figure(2, width=12.0)
         plotting.rfm_heatmap(scores, title=_label("rfm_title", lang), ax=left)
-        plotting.segment_bars(table, title=_label("bars_title", lang), ax=right)
+        plotting.segment_bars(table, title=_label("bars_title", lang), ax=right, lang=lang)
         heading = _label(
             "segment_customers",
             lang,
@@ -474,16 +599,15 @@ def rfm_explorer(
             n=len(members),
             top=top_n,
         )
-        items = [
-            table,
-            fig,
-            heading,
-            members[[c for c in shown if c in members.columns]].head(top_n),
-        ]
+        listed = members[[c for c in shown if c in members.columns]]
+        items: list[object] = [table, fig]
+        if values["scheme"] == "cn8":  # the slider changes the heat map only: say so
+            items.append(_label("cn8_bins", lang))
+        items += [heading, listed.head(top_n)]
         results = {"scores": scores, "segmented": segmented, "table": table, "members": members}
-        return _View(results, items, {"segment": (choices, chosen)})
+        return _View(results, items, {"segment": (choices, chosen)}, listed=listed)
 
-    return Explorer(controls, compute)
+    return Explorer(controls, compute, lang=lang, name="rfm")
 
 
 # --- customer filter -------------------------------------------------------------------------------
@@ -547,7 +671,7 @@ def customer_filter(
     ValueError
         An initial value that is not among the column's values, or a bad ``top_n`` or ``lang``.
     """
-    widgets = _ipywidgets()
+    _ipywidgets()  # say how to install it before anything else
     _check_lang(lang)
     if isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 1:
         raise ValueError(f"top_n must be an integer >= 1; got {top_n!r}")
@@ -574,9 +698,7 @@ def customer_filter(
             continue
         options = make_options(customers[column])
         _check_in(name, value, [v for _, v in options])
-        controls[name] = widgets.Dropdown(
-            options=options, value=value, description=_label(name, lang)
-        )
+        controls[name] = _dropdown(options=options, value=value, description=_label(name, lang))
         fields[name] = (column, op)
     shown = [c for c in columns if c in customers.columns]
 
@@ -589,16 +711,14 @@ def customer_filter(
         table = call_list(
             customers, conditions, priority_col=priority_col, match_score_col=match_score_col
         )
-        text = " & ".join(f"{c} {op} {v}" for c, op, v in conditions) or _label(
-            "no_conditions", lang
-        )
+        text = describe_filter(conditions, lang) if conditions else _label("no_conditions", lang)
         items = [
             _label("conditions", lang, text=text) + " → " + _label("customers", lang, n=len(table)),
             table[shown].head(top_n),
         ]
-        return _View({"conditions": conditions, "table": table}, items)
+        return _View({"conditions": conditions, "table": table}, items, listed=table[shown])
 
-    return Explorer(controls, compute)
+    return Explorer(controls, compute, lang=lang, name="call_list")
 
 
 # --- funnel ----------------------------------------------------------------------------------------
@@ -658,7 +778,8 @@ def funnel_explorer(
         ``median_days_from_previous``, ``mean_days_from_previous``) or of ``event_funnel``
         (the same counts with ``mean_seconds_from_previous``, ``median_seconds_from_previous``,
         ``mean_seconds_from_first``, ``median_seconds_from_first``), the breakdown column first
-        when there is one.
+        when there is one. The table on screen, :attr:`Explorer.listed` and the Excel button
+        give the event funnel's durations in days (``mean_days_from_previous`` …, one decimal).
 
     Raises
     ------
@@ -667,7 +788,7 @@ def funnel_explorer(
     SchemaError
         ``history`` lacks a column.
     """
-    widgets = _ipywidgets()
+    _ipywidgets()  # say how to install it before anything else
     _check_lang(lang)
     _check_in("stages", stages, list(FUNNEL_PRESETS))
     require_columns(history.columns, [id_col, stage_col, time_col], where="funnel_explorer")
@@ -680,15 +801,17 @@ def funnel_explorer(
         raise ValueError(f"window_days must be None or an integer >= 1; got {window_days!r}")
     none = _label("none", lang)
     controls = {
-        "stages": widgets.Dropdown(
-            options=list(FUNNEL_PRESETS), value=stages, description=_label("stages", lang)
+        "stages": _dropdown(
+            options=[(_label(k, lang) if k in LABELS else k, k) for k in FUNNEL_PRESETS],
+            value=stages,
+            description=_label("stages", lang),
         ),
-        "breakdown": widgets.Dropdown(
-            options=[(none, None), *[(c, c) for c in offered]],
+        "breakdown": _dropdown(
+            options=[(none, None), *[(column_label(c, lang), c) for c in offered]],
             value=breakdown,
             description=_label("breakdown", lang),
         ),
-        "window_days": widgets.Dropdown(
+        "window_days": _dropdown(
             options=[(none, None), *[(str(w), w) for w in windows]],
             value=window_days,
             description=_label("window_days", lang),
@@ -742,9 +865,19 @@ def funnel_explorer(
                 ax=ax,
             )
         kind = "stage" if window is None else "event"
-        return _View({"kind": kind, "table": table}, [heading, fig, table])
+        shown = _in_days(table)
+        return _View({"kind": kind, "table": table}, [heading, fig, shown], listed=shown)
 
-    return Explorer(controls, compute)
+    return Explorer(controls, compute, lang=lang, name="funnel")
+
+
+def _in_days(table: pd.DataFrame) -> pd.DataFrame:
+    """Return the event funnel's durations in days (``*_seconds_*`` → ``*_days_*``, 1 decimal)."""
+    renamed = {c: c.replace("_seconds_", "_days_") for c in table.columns if "_seconds_" in c}
+    if not renamed:
+        return table
+    days = table.assign(**{c: (table[c] / 86_400).round(1) for c in renamed})
+    return days.rename(columns=renamed)
 
 
 # --- clustering ------------------------------------------------------------------------------------
@@ -823,9 +956,16 @@ def cluster_explorer(
             raise ValueError(f"k must be 'auto' or an integer >= 2; got {k!r}")
         ks.append(k)
     controls = {
-        "k": widgets.Dropdown(options=ks, value=k, description=_label("k", lang)),
+        "k": _dropdown(
+            options=[(_label("auto", lang) if v == "auto" else str(v), v) for v in ks],
+            value=k,
+            description=_label("k", lang),
+        ),
         "features": widgets.SelectMultiple(
-            options=numeric, value=tuple(chosen), description=_label("features", lang)
+            options=[(column_label(c, lang), c) for c in numeric],
+            value=tuple(chosen),
+            description=_label("features", lang),
+            style={"description_width": "initial"},
         ),
     }
     name_col = "name_zh" if lang == "zh" else "name_en"
@@ -856,6 +996,6 @@ def cluster_explorer(
         else:
             items.append(_label("two_features", lang))
         results = {"result": result, "table": result.profiles, "embedding": view}
-        return _View(results, items)
+        return _View(results, items, listed=result.profiles)
 
-    return Explorer(controls, compute)
+    return Explorer(controls, compute, lang=lang, name="clusters")

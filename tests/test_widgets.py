@@ -81,7 +81,8 @@ def test_rfm_explorer_shows_the_direct_calls(summary):
     pd.testing.assert_frame_equal(
         explorer.table, segment_table(rfm_segments(scores, scheme="cn8", lang="en"))
     )
-    assert _kinds(explorer) == ["table", "png", "text", "table"]
+    # segment table, charts, the note that cn8 bins change the heat map only, heading, members
+    assert _kinds(explorer) == ["table", "png", "text", "text", "table"]
     pd.testing.assert_frame_equal(summary, before)
 
 
@@ -421,3 +422,148 @@ def test_explore_sections_run_clean_under_papermill(cleaned_sample, tmp_path):
         html = (tmp_path / f"{stem}.html").read_text(encoding="utf-8")
         assert "探索 Explore" in html, stem
         assert find_unmasked(_html_widget_state(html), names=names) == [], stem
+
+
+# --- what a user sees: labels, days, honest controls, saving to Excel -------------------------------
+
+
+def _dropdowns(explorer: Explorer) -> dict:
+    import ipywidgets
+
+    return {n: c for n, c in explorer.controls.items() if isinstance(c, ipywidgets.Dropdown)}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_option_shows_a_label_and_none_shows_all(tagged, history, summary, lang):
+    explorers = [
+        rfm_explorer(summary, lang=lang),
+        customer_filter(tagged, lang=lang),
+        funnel_explorer(history, lang=lang),
+    ]
+    every = {"zh": "全部", "en": "All"}[lang]
+    none = {"zh": "无", "en": "None"}[lang]
+    for explorer in explorers:
+        for name, control in _dropdowns(explorer).items():
+            labels = [label for label, _ in control.options]
+            assert all(isinstance(label, str) and label.strip() for label in labels), name
+            assert control.style.description_width == "initial", name  # never cut off
+            if control.value is None:  # ipywidgets would show a blank box: the label shows
+                assert control.index is not None and control.label in (every, none), name
+    # choosing "all" again after a value selects the labelled option, not a blank one
+    grade = explorers[1].controls["grade"]
+    grade.value = "重点"
+    grade.value = None
+    assert grade.label == every and explorers[1].table["customer_id"].tolist() == [
+        "C2",
+        "C3",
+        "C5",
+        "C1",
+        "C4",
+    ]
+
+
+def test_options_are_labelled_and_their_values_stay_column_names(history, features):
+    explorer = funnel_explorer(history, lang="zh")
+    assert explorer.controls["breakdown"].options == (
+        ("无", None),
+        ("线索来源", "lead_source"),
+        ("销售负责人", "owner"),
+    )
+    assert [label for label, _ in explorer.controls["stages"].options] == ["模板六阶段", "线索五步"]
+    explorer.controls["breakdown"].value = "lead_source"
+    pd.testing.assert_frame_equal(explorer.table, stage_funnel(history, by="lead_source"))
+    clusters = cluster_explorer(features, k=2, lang="en")
+    labels = dict((v, label) for label, v in clusters.controls["features"].options)
+    assert labels == {
+        "recency": "Recency (days)",
+        "frequency": "Frequency (days bought)",
+        "monetary": "Monetary (¥)",
+    }
+    assert clusters.controls["k"].options[0] == ("auto (silhouette)", "auto")
+
+
+def test_the_event_funnel_shows_days_not_seconds(history):
+    explorer = funnel_explorer(history, stages="lead", window_days=30, lang="en")
+    seconds = explorer.table  # what event_funnel returns, unchanged
+    shown = explorer.listed
+    for column in [c for c in seconds.columns if "_seconds_" in c]:
+        days = column.replace("_seconds_", "_days_")
+        expected = (seconds[column] / 86_400).round(1)
+        pd.testing.assert_series_equal(shown[days], expected, check_names=False)
+    assert not any("_seconds_" in c for c in shown.columns)
+    # A signs (合同签订, its 成交) 19 days after 初次接洽: the table says 19, not 1641600
+    signed = list(FUNNEL_PRESETS["lead"])[3]
+    text = _shown_text(explorer)
+    assert "1641600" not in text.replace(",", "")
+    assert shown.loc[shown["step"] == signed, "mean_days_from_first"].item() == 19.0
+
+
+def test_the_bins_slider_says_what_it_changes(summary):
+    explorer = rfm_explorer(summary, lang="en")
+    note = "the bins change the heat map, not the segments"
+    assert note in _shown_text(explorer)
+    segments = explorer.table.copy()
+    heat = explorer.results["scores"]["r_score"].tolist()
+    explorer.controls["bins"].value = 2
+    pd.testing.assert_frame_equal(explorer.table, segments)  # cn8: the same segments ...
+    assert explorer.results["scores"]["r_score"].tolist() != heat  # ... another heat map
+    explorer.controls["scheme"].value = "classic"
+    assert note not in _shown_text(explorer)  # classic segments do follow the scores
+
+
+def test_save_to_excel_writes_the_list_on_screen_masked(tmp_path, summary, tagged):
+    import openpyxl
+
+    # a segment code with leading zeros and a formula-like name must stay text
+    named = summary.assign(
+        customer_name=['=HYPERLINK("x")', "乙公司", "丙公司", "丁公司"],
+        segment_code=["001", "010", "111", "000"],
+    )
+    explorer = rfm_explorer(named, lang="zh", segment="重要价值客户")
+    path = explorer.export(tmp_path / "segment.xlsx")
+    sheet = openpyxl.load_workbook(path).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:2] == ("客户编号", "客户名称")  # the page's labels
+    assert len(rows) - 1 == len(explorer.listed) == 2  # the whole list, A and B
+    cells = {c.value: c for row in sheet.iter_rows() for c in row}
+    assert cells['=HYPERLINK("x")'].data_type == "s"  # text, never a formula
+
+    calls = customer_filter(
+        tagged,
+        columns=["customer_id", "customer_name", "owner", "contact_phone", "grade"],
+        lang="en",
+    )
+    path = calls.export(tmp_path / "calls.xlsx")
+    text = "\n".join(
+        str(v)
+        for row in openpyxl.load_workbook(path).active.iter_rows(values_only=True)
+        for v in row
+        if v is not None
+    )
+    names = pd.concat([tagged["owner"], tagged["contact_name"]]).tolist()
+    assert find_unmasked(text, names=names) == []
+    assert "王**" in text and "138****8000" in text and "Customer name" in text
+    # clicking does the same, in the current folder, and says where the file went
+    import os
+
+    here = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        calls.button.click()
+    finally:
+        os.chdir(here)
+    saved = sorted(tmp_path.glob("call_list_*.xlsx"))
+    assert len(saved) == 1 and saved[0].name in calls.status.value
+    assert "Saved 5 rows" in calls.status.value
+
+
+def test_codes_stay_text_in_the_saved_file(tmp_path):
+    import openpyxl
+
+    from analysis_kit.exports import write_table
+
+    frame = pd.DataFrame({"segment_code": ["001", "010"], "customers": [3, 4]})
+    sheet = openpyxl.load_workbook(write_table(frame, tmp_path / "t.xlsx")).active
+    assert [c.value for c in sheet["A"]] == ["分群代码", "001", "010"]
+    assert all(c.data_type == "s" for c in sheet["A"])
+    assert [c.value for c in sheet["B"][1:]] == [3, 4]  # numbers stay numbers
