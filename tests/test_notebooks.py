@@ -274,3 +274,18 @@ def test_pages_in_the_table_style_show_no_raw_artifacts(report, page):
     assert reader_artifacts(text, lang="en") == dict.fromkeys(reader_artifacts(""), 0)
     assert "计算引擎 engine:" not in text  # the engine line is kept in the notebook, not shown
     assert "计算引擎 engine:" in stdout_of(out / f"{page}.ipynb")
+
+
+def test_rfm_page_and_file_say_who_is_in_each_segment(report):
+    import html
+
+    out, _ = report
+    segments = pd.read_parquet(out / "data" / "rfm_segments.parquet")
+    customers = pd.read_parquet(out / "clean" / "customers.parquet")
+    names = customers.drop_duplicates("customer_id").set_index("customer_id")["customer_name"]
+    assert list(segments.columns[:2]) == ["customer_id", "customer_name"]
+    assert segments["customer_name"].tolist() == names.reindex(segments["customer_id"]).tolist()
+    page = (out / "03_rfm_segmentation.html").read_text(encoding="utf-8")
+    biggest = segments.sort_values("monetary", ascending=False).groupby("segment_code").head(1)
+    for name in biggest["customer_name"].dropna():
+        assert html.escape(name) in page, name  # each segment's biggest spender is named
