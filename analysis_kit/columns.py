@@ -731,9 +731,10 @@ TABLES: dict[str, TableSpec] = {
     t.name: t for t in (CUSTOMERS, FOLLOWUPS, ORDERS, STAGE_HISTORY, CHANNEL_COSTS, TARGETS, MARKET)
 }
 
-_UNIT_RE = re.compile(r"\((万元|元|亿元|千元|%|百分比|万|亿|rmb|cny|yuan)\)$")
+_UNIT_RE = re.compile(r"\((万元|元|亿元|千元|%|百分比|万|亿|rmb|cny|yuan|¥)\)$")
 _UNIT_FACTORS = {
     "元": 1,
+    "¥": 1,  # the kit's own English headers, "Amount (¥)"; NFKC turns ￥ into ¥
     "rmb": 1,
     "cny": 1,
     "yuan": 1,

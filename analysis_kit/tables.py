@@ -136,7 +136,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "still_open": ("仍在途", "Still open"),
     "cycle_days_median": ("成交周期（天，中位数）", "Cycle (days, median)"),
     "open_amount": ("在途金额（元）", "Open amount (¥)"),
-    "cost": ("投入（元）", "Cost (¥)"),
+    "cost": ("成本（元）", "Cost (¥)"),
     "opportunities": ("商机数", "Opportunities"),
     "file": ("文件", "File"),
     "table": ("表", "Table"),

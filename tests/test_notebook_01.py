@@ -34,3 +34,36 @@ def test_the_cleaning_page_reads_cleanly_and_its_audit_counts_every_line(cleaned
         else:
             lines = len(pd.read_csv(path, encoding=encoding, header=None, dtype=str)) - 1
         assert audit[table][0] == f"{lines:,d}", table  # rows in, as the reader sees it
+
+
+def test_quarantine_files_read_back_for_fixing(cleaned_sample):
+    """A quarantine CSV is for people to fix and feed back: labelled headers the reader maps to
+    the same fields, every quarantined row, no cell that a spreadsheet would run as a formula."""
+    import json
+
+    import analysis_kit as ak
+    from analysis_kit.columns import TABLES
+
+    metrics = json.loads((cleaned_sample.out / "metrics.json").read_text(encoding="utf-8"))
+    counts = metrics["01_data_cleaning"]["tables"]
+    files = sorted(cleaned_sample.out.glob("quarantine_*.csv"))
+    assert files  # the messy sample quarantines rows
+    for path in files:
+        table = path.stem.removeprefix("quarantine_")
+        text = path.read_text(encoding="utf-8-sig")
+        header = text.splitlines()[0].split(",")
+        assert "customer_name" not in header and "Customer name" in header  # labels, not names
+        back = ak.read_table(path, table=table)
+        assert len(back) == counts[table]["quarantined"]
+        bookkeeping = {
+            "Source file",
+            "Source row",
+            "Reason",
+            "Message",
+            "source_file",
+            "source_row",
+        }
+        fields = {f.name for f in TABLES[table].fields}
+        assert set(back.columns) - bookkeeping <= fields, table  # every template field maps back
+        cells = pd.read_csv(path, encoding="utf-8-sig", dtype=str).stack()
+        assert not cells.str.match(r"[=+@]").any()
