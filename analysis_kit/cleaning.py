@@ -46,6 +46,7 @@ from .columns import (
 from .errors import SchemaError
 from .matching import customer_groups
 from .schema import ISSUE_COLUMNS, MESSAGES, validate
+from .tables import column_label
 
 __all__ = [
     "OTHER",
@@ -62,9 +63,10 @@ _HAN_WORDS = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]+\s*")
 def message_in(message: object, lang: str = "zh") -> object:
     """Return a quarantine or issue message in ``lang``: the kit writes them as 中文 English.
 
-    The part before the last ``": "`` names the cell (``amount=abc``) and is kept as written,
-    data included; in the explanation after it an English page keeps the English words. A
-    Chinese page, and anything that is not text, get the message unchanged.
+    The part before the last ``": "`` names the cell (``amount=abc``) and keeps its value as
+    written; in the explanation after it an English page keeps the English words, a Chinese page
+    the Chinese ones, and names the field by its template header. Anything that is not text, or
+    has no part in ``lang``, is returned unchanged.
 
     Examples
     --------
@@ -72,10 +74,21 @@ def message_in(message: object, lang: str = "zh") -> object:
     'amount=壹万: value cannot be read'
     >>> message_in("空行 blank row", "en")
     'blank row'
+    >>> message_in("followup_date=2024-00-12: 无法识别 value cannot be read", "zh")
+    '跟进日期=2024-00-12：无法识别'
     """
-    if lang != "en" or not isinstance(message, str):
+    if not isinstance(message, str):
         return message
     head, sep, tail = message.rpartition(": ")
+    if lang != "en":
+        latin = re.search(r"[A-Za-z]", tail)
+        chinese = tail[: latin.start()].strip() if latin else tail.strip()
+        if not chinese or not _HAN_WORDS.search(chinese):
+            return message
+        field, eq, value = head.partition("=")
+        if eq and re.fullmatch(r"[a-z][a-z0-9_]*", field):
+            head = f"{column_label(field, 'zh')}={value}"
+        return f"{head}：{chinese}" if sep else chinese
     english = _HAN_WORDS.sub("", tail).strip()
     return f"{head}{sep}{english}" if english else message
 

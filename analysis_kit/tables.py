@@ -16,6 +16,7 @@ The result displays itself in Jupyter (``_repr_html_``) and gives its HTML with 
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 import re
@@ -25,7 +26,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["LABELS", "Table", "column_label", "show_table"]
+__all__ = [
+    "CODE_WORDS",
+    "LABELS",
+    "TABLE_NAMES_EN",
+    "Table",
+    "column_label",
+    "readable_codes",
+    "show_table",
+]
 
 #: Labels of analysis columns (template fields are labelled by their template header).
 LABELS: dict[str, tuple[str, str]] = {
@@ -260,6 +269,103 @@ _BOOL = {"zh": ("是", "否"), "en": ("yes", "no")}
 _MISSING = "—"
 
 
+#: English names of the template tables (the Chinese ones are their titles in columns.TABLES).
+TABLE_NAMES_EN: dict[str, str] = {
+    "customers": "Customers",
+    "followups": "Follow-ups",
+    "orders": "Orders",
+    "stages": "Stage history",
+    "market": "Market analysis",
+    "channel_costs": "Channel costs",
+    "targets": "Targets",
+}
+
+#: Words of the codes the kit writes into tables (issue kinds, decisions, match reasons), by
+#: the column that holds them; the cleaning reasons come from :data:`analysis_kit.schema.MESSAGES`.
+CODE_WORDS: dict[str, dict[str, tuple[str, str]]] = {
+    "issue": {
+        "unreadable": ("无法识别", "unreadable"),
+        "not_in_list": ("不在列表中", "not in the list"),
+    },
+    "decision": {
+        "same_core": ("核心名称相同，合并", "same core name, merged"),
+        "fuzzy": ("名称相似，合并", "similar names, merged"),
+        "review": ("待人工确认", "to review"),
+    },
+    "reason": {
+        "equal cores": ("核心名称相同", "equal cores"),
+        "personal customer": ("个人客户", "personal customer"),
+        "numbers differ": ("名称中的数字不同", "numbers differ"),
+        "regions differ": ("地区不同", "regions differ"),
+        "below review threshold": ("相似度低于复核线", "below review threshold"),
+        "trade names differ": ("字号不同", "trade names differ"),
+        "below threshold": ("相似度低于合并线", "below threshold"),
+        "short name": ("名称过短", "short name"),
+        "similar cores": ("核心名称相似", "similar cores"),
+        "would chain": ("会连锁合并", "would chain"),
+        "different ids": ("客户编号不同", "different ids"),
+        "ambiguous": ("有多个可能的匹配", "ambiguous"),
+    },
+}
+
+
+@functools.cache
+def _code_words(column: str) -> dict[str, tuple[str, str]]:
+    """Return the words of one code column: CODE_WORDS, cleaning reasons, tables, fields."""
+    from .columns import TABLES
+    from .schema import MESSAGES
+
+    if column in ("field", "column"):
+        fields = {f.name for spec in TABLES.values() for f in spec.fields} | set(LABELS)
+        return {v: (column_label(v, "zh"), column_label(v, "en")) for v in fields}
+    if column == "table":
+        return {k: (spec.title, TABLE_NAMES_EN.get(k, k)) for k, spec in TABLES.items()}
+    words = dict(CODE_WORDS.get(column, {}))
+    if column in ("reason", "issue"):
+        for code, text in MESSAGES.items():  # "无法识别 value cannot be read"
+            latin = re.search(r"[A-Za-z]", text)
+            if latin:
+                words.setdefault(code, (text[: latin.start()].strip(), text[latin.start() :]))
+    if column == "message":
+        for text in MESSAGES.values():
+            latin = re.search(r"[A-Za-z]", text)
+            if latin:
+                words[text] = (text[: latin.start()].strip(), text[latin.start() :])
+    return words
+
+
+def readable_codes(frame: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
+    """Return ``frame`` with the kit's codes in its code columns as words in ``lang``.
+
+    Columns ``table`` (``customers`` → 客户信息表), ``field`` and ``column`` (a template field →
+    its header), ``issue``, ``reason``, ``decision`` and ``message`` (a bilingual message → its
+    half in ``lang``). Only known codes change; every other value stays as written, and
+    ``frame`` is not modified. :func:`show_table` applies it to every table.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"table": ["customers"], "field": ["contact_phone"],
+    ...                    "issue": ["unreadable"], "reason": ["my own words"]})
+    >>> readable_codes(df).iloc[0].tolist()
+    ['客户信息表', '联系电话', '无法识别', 'my own words']
+    """
+    pick = 0 if lang == "zh" else 1
+    out = None
+    for column in frame.columns:
+        name = str(column)
+        values = frame[column]
+        if name not in ("field", "column", "table", "issue", "reason", "decision", "message"):
+            continue
+        words = {k: w[pick] for k, w in _code_words(name).items()}
+        if values.dtype.kind in "biufcmM" or not words:
+            continue
+        mapped = values.map(lambda v, w=words: w[v] if isinstance(v, str) and v in w else v)
+        if not mapped.equals(values):
+            out = frame.copy() if out is None else out
+            out[column] = mapped
+    return frame if out is None else out
+
+
 def column_label(name: object, lang: str = "zh") -> str:
     """Return a column's header in ``lang``: its template header, :data:`LABELS`, or as written.
 
@@ -350,7 +456,7 @@ def show_table(
     if named or not pd.api.types.is_integer_dtype(data.index.dtype):
         data = data.reset_index()
     total = len(data)
-    shown = data if max_rows is None else data.head(max_rows)
+    shown = readable_codes(data if max_rows is None else data.head(max_rows), lang)
     money, percent = set(money), set(percent)
     names = dict(labels or {})
     head = "".join(

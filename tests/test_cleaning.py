@@ -583,3 +583,14 @@ def test_a_merged_customer_keeps_first_values_fills_blanks_and_lists_conflicts()
     assert conflicts.loc["match_score", ["kept_value", "other_values"]].tolist() == ["4", "5"]
     assert "last_contact_date" not in conflicts.index  # the latest is taken, not a conflict
     assert len(result.contacts) == 3  # 张伟 twice with one phone is one contact; 王芳 is 华为's
+
+
+def test_messages_in_chinese_name_the_field_by_its_header():
+    from analysis_kit.cleaning import message_in
+
+    message = "followup_date=2024-00-12: 无法识别 value cannot be read"
+    assert message_in(message, "zh") == "跟进日期=2024-00-12：无法识别"
+    assert message_in(message, "en") == "followup_date=2024-00-12: value cannot be read"
+    assert message_in("空行 blank row", "zh") == "空行"
+    assert message_in("only english", "zh") == "only english"  # nothing Chinese: as written
+    assert message_in(None, "zh") is None

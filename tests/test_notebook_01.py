@@ -8,6 +8,7 @@ import pytest
 from notebook_checks import reader_artifacts
 
 from analysis_kit.datasets import SAMPLE_FILES
+from analysis_kit.tables import TABLE_NAMES_EN
 
 pytestmark = pytest.mark.notebook
 
@@ -33,7 +34,8 @@ def test_the_cleaning_page_reads_cleanly_and_its_audit_counts_every_line(cleaned
             lines = len(pd.read_excel(path, header=None)) - 1  # rows under the header line
         else:
             lines = len(pd.read_csv(path, encoding=encoding, header=None, dtype=str)) - 1
-        assert audit[table][0] == f"{lines:,d}", table  # rows in, as the reader sees it
+        shown = TABLE_NAMES_EN[table]  # the page names the table, not its key
+        assert audit[shown][0] == f"{lines:,d}", table  # rows in, as the reader sees it
 
 
 def test_quarantine_files_read_back_for_fixing(cleaned_sample):

@@ -62,3 +62,45 @@ def test_a_meaningful_index_is_a_column_and_input_is_untouched(raw):
     assert column_label("weird_column", "en") == "Weird column"
     with pytest.raises(ValueError, match="lang"):
         show_table(raw, lang="fr")
+
+
+def test_codes_read_as_words_in_the_pages_language():
+    from analysis_kit.schema import MESSAGES
+    from analysis_kit.tables import readable_codes
+
+    frame = pd.DataFrame(
+        {
+            "table": ["customers", "orders", "my_table"],
+            "field": ["contact_phone", "amount", "自定义列"],
+            "issue": ["unreadable", "not_in_list", "something else"],
+            "reason": ["empty_row", "trade names differ", "收入下滑"],
+            "decision": ["review", "same_core", None],
+            "message": [MESSAGES["empty_row"], "amount=abc: 无法识别 value cannot be read", None],
+            "customers": [1, 2, 3],
+        }
+    )
+    before = frame.copy()
+    zh = readable_codes(frame, "zh")
+    assert zh.iloc[0].tolist()[:5] == ["客户信息表", "联系电话", "无法识别", "空行", "待人工确认"]
+    assert zh.iloc[1].tolist()[:5] == [
+        "成交明细",
+        "成交金额（元）",
+        "不在列表中",
+        "字号不同",
+        "核心名称相同，合并",
+    ]
+    # values the kit did not write stay as written, and numbers are untouched
+    assert zh.iloc[2].tolist()[:4] == ["my_table", "自定义列", "something else", "收入下滑"]
+    assert zh["message"].iloc[0] == "空行"
+    en = readable_codes(frame, "en")
+    assert en.iloc[0].tolist()[:5] == [
+        "Customers",
+        "Contact phone",
+        "unreadable",
+        "blank row",
+        "to review",
+    ]
+    pd.testing.assert_frame_equal(frame, before)  # not modified
+    # show_table applies it: no code on a Chinese page
+    html = str(show_table(frame, lang="zh"))
+    assert "客户信息表" in html and "unreadable" not in html and "empty_row" not in html
