@@ -164,3 +164,24 @@ def test_funnel_notebook_with_overridden_parameters(cleaned_sample, tmp_path):
     assert "Glyph" not in stderr_of(tmp_path / "05_sales_funnel.ipynb")
     html = (tmp_path / "05_sales_funnel.html").read_text(encoding="utf-8")
     assert find_unmasked(html, names=people_names(cleaned_sample.clean_dir)) == []
+
+
+def test_loss_reasons_count_lost_deals_like_a_loop(cleaned_sample, default_run):
+    out, recorded = default_run
+    history = _history(cleaned_sample)
+    deals = _deals(history)
+    reasons: dict[str, int] = {}
+    for opp, rows in history.sort_values("entered_at", kind="stable").groupby("opportunity_id"):
+        if deals[opp]["outcome"] != "lost":
+            continue
+        given = rows["lost_reason"].dropna()
+        reason = " ".join(str(given.iloc[0]).split()) if len(given) else "未填写"
+        reasons[reason] = reasons.get(reason, 0) + 1
+    assert recorded["loss_reasons"] == reasons
+    assert sum(reasons.values()) == recorded["lost"]  # every lost deal, reason or not
+    page = (out / "05_sales_funnel.html").read_text(encoding="utf-8")
+    assert "Why deals are lost" in page and "Win rate against each competitor" in page
+    written = pd.read_parquet(out / "data" / "loss_reasons.parquet")
+    assert dict(zip(written["lost_reason"], written["lost_deals"], strict=True)) == {
+        ("not given" if r == "未填写" else r): n for r, n in reasons.items()
+    }
