@@ -38,6 +38,9 @@ TAG_SEP = r"[、,，;；]"
 MULTI_VALUE_COLUMNS = ("need_tags", "pain_points", "tags", "competitor")
 #: Label of a group whose key is missing.
 MISSING_LABEL = "未填写"
+#: Values that say "none" (竞品名称 = 无, 痛点 = 暂无): :func:`split_tags` drops them, so 无 is
+#: never counted as a competitor or a concern.
+NONE_WORDS = frozenset({"无", "没有", "暂无", "无竞品", "none", "no", "n/a", "na", "-", "—", "/"})
 _WON_STAGES = ("成交", "售后维护")
 
 
@@ -76,7 +79,8 @@ def _order(values: pd.Series, name: str, counts: pd.Series) -> list[object]:
 def split_tags(values: pd.Series, *, sep: str = TAG_SEP) -> pd.Series:
     """Split multi-valued cells into one row per value, keeping the original index.
 
-    Values are stripped; empty pieces and repeats within one cell are dropped.
+    Values are stripped; empty pieces, repeats within one cell and words that mean "none"
+    (:data:`NONE_WORDS`: 无, 没有, 暂无, none …) are dropped.
 
     Parameters
     ----------
@@ -92,12 +96,13 @@ def split_tags(values: pd.Series, *, sep: str = TAG_SEP) -> pd.Series:
 
     Examples
     --------
-    >>> split_tags(pd.Series(["降本增效、数据安全", None, "a，b,a"])).tolist()
+    >>> split_tags(pd.Series(["降本增效、数据安全", None, "a，b,a", "无"])).tolist()
     ['降本增效', '数据安全', 'a', 'b']
     """
     text = values.dropna().astype("str")
     pieces = text.str.split(sep, regex=True).explode().str.strip()
-    pieces = pieces[pieces.notna() & (pieces != "")]
+    none = pieces.str.lower().isin(NONE_WORDS).fillna(False).astype(bool)
+    pieces = pieces[pieces.notna() & (pieces != "") & ~none]
     frame = pd.DataFrame({"i": pieces.index, "v": pieces.to_numpy()})
     frame = frame.drop_duplicates()
     return pd.Series(frame["v"].to_numpy(), index=frame["i"].to_numpy(), name=values.name).astype(

@@ -41,6 +41,7 @@ from ._validate import as_of_day, is_positive_money, local_days
 from .columns import CUSTOMER_ID, map_headers, require_columns
 from .errors import AnalysisKitError, SchemaError
 from .parsing import parse_bool, parse_date
+from .profile import MULTI_VALUE_COLUMNS, split_tags
 
 __all__ = [
     "describe_filter",
@@ -1108,6 +1109,15 @@ def _mask(df: pd.DataFrame, condition: Sequence[object]) -> pd.Series:
     dated = pd.api.types.is_datetime64_any_dtype(series.dtype)
     if op in {">=", "<=", ">", "<"} and not (numeric or dated or ordered):
         raise FilterError(f"列 {name} 是文本 text column: {op!r} is not allowed; use ==, != or in")
+    if name in MULTI_VALUE_COLUMNS and not (numeric or dated):
+        # a cell such as 重点跟进、决策快 holds several tags: == asks whether one of them is the value
+        items = [value] if op != "in" or isinstance(value, str) else list(value)
+        tags = split_tags(series)
+        has = tags.isin([str(v).strip() for v in items]).groupby(level=0).any()
+        result = has.reindex(df.index, fill_value=False).astype(bool)
+        if op == "!=":
+            result = ~result & series.notna()
+        return pd.Series(result, index=df.index).astype(bool)
     if op == "in":
         items = [value] if isinstance(value, str) or not isinstance(value, Iterable) else value
         coerced = [_coerce(series, name, v) for v in items]
@@ -1151,7 +1161,10 @@ def filter_customers(
         ``>=`` (``≥``), ``<=`` (``≤``), ``>``, ``<``, ``in`` with a list ``(a, b)``, ``[a, b]`` or
         ``a、b``. Conditions are joined by ``and``, ``且``, ``并且`` or ``&``; ``or`` is not
         supported (run two filters and concatenate). Ordering operators work on numbers, dates and
-        the ordered ``stage``; text columns take ``==``, ``!=`` and ``in``. Missing values never
+        the ordered ``stage``; text columns take ``==``, ``!=`` and ``in``. On columns that hold
+        several values in a cell (标签, 需求标签, 痛点描述, 竞品名称:
+        :data:`analysis_kit.profile.MULTI_VALUE_COLUMNS`), ``标签 == 重点跟进`` matches
+        ``重点跟进、决策快``: the condition is about one of the cell's values. Missing values never
         match. None or ``""`` keeps every customer.
     priority_col, match_score_col : str
         Sort keys.

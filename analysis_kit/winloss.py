@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .columns import CUSTOMER_ID, require_columns
+from .profile import split_tags
 
 __all__ = ["NO_COMPETITOR", "NOT_GIVEN", "loss_reasons", "win_rates", "with_competitors"]
 
@@ -33,8 +34,6 @@ __all__ = ["NO_COMPETITOR", "NOT_GIVEN", "loss_reasons", "win_rates", "with_comp
 NOT_GIVEN: dict[str, str] = {"zh": "未填写", "en": "not given"}
 #: The competitor group of deals where no competitor was named.
 NO_COMPETITOR: dict[str, str] = {"zh": "无竞品", "en": "no competitor"}
-#: Cells that name no competitor (the templates' 是否接触竞品 / 竞品名称 are often filled with 无).
-NONE_WORDS = frozenset({"无", "没有", "暂无", "none", "no", "n/a", "na", "-", "—", "/"})
 _SEP = r"[、,，;；/|]+"
 
 
@@ -218,7 +217,8 @@ def with_competitors(
         One row per opportunity with ``customer_id_col``.
     customers : DataFrame
         The customers with ``competitor_col`` (竞品名称). A cell can name several competitors
-        (``星河云、云图BI``); ``无``, ``没有``, ``none`` and blanks name none.
+        (``星河云、云图BI``); ``无``, ``没有``, ``none`` and blanks name none
+        (:data:`analysis_kit.profile.NONE_WORDS`).
     competitor_col, customer_id_col : str
         Column names.
     lang : {"zh", "en"}, default="zh"
@@ -244,20 +244,13 @@ def with_competitors(
     require_columns(
         customers.columns, [customer_id_col, competitor_col], where="with_competitors customers"
     )
-    named = customers[[customer_id_col, competitor_col]].copy()
-    named[competitor_col] = _reason_text(named[competitor_col]).str.split(_SEP, regex=True)
-    named = named.explode(competitor_col)
-    names = (
-        named[competitor_col]
-        .astype(object)
-        .map(
-            lambda v: (
-                None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip()
-            )
-        )
-    )
-    keep = names.notna() & (names != "") & ~names.str.lower().isin(NONE_WORDS).fillna(False)
-    named = named.assign(**{competitor_col: names})[keep].drop_duplicates()
+    pieces = split_tags(_reason_text(customers[competitor_col]), sep=_SEP)
+    named = pd.DataFrame(
+        {
+            customer_id_col: customers[customer_id_col].loc[pieces.index].to_numpy(),
+            competitor_col: pieces.to_numpy(),
+        }
+    ).drop_duplicates()
     out = deals.drop(columns=[competitor_col], errors="ignore").merge(
         named.rename(columns={competitor_col: "competitor"}), on=customer_id_col, how="left"
     )

@@ -682,3 +682,33 @@ def test_a_filter_reads_as_its_columns_labels():
     assert describe_filter([("priority", "in", ["高", "中"])], "en") == "Priority in 高、中"
     with pytest.raises(FilterError):
         describe_filter("客户等级 ＝", "en")
+
+
+def test_a_filter_on_a_tag_column_matches_one_of_the_cells_tags():
+    customers = _customers(
+        4,
+        tags=["重点跟进、决策快", "决策快", None, "重点跟进"],
+        competitor=["星河云、云图BI", "无", "云图BI", None],
+    )
+    ids = lambda text: filter_customers(customers, text)["customer_id"].tolist()  # noqa: E731
+    assert sorted(ids("标签 == 重点跟进")) == ["C1", "C4"]
+    assert sorted(ids("标签 != 重点跟进")) == ["C2"]  # a missing cell matches neither
+    assert sorted(ids("竞品名称 == 云图BI")) == ["C1", "C3"]
+    assert sorted(ids("竞品名称 in (星河云, 慧策CRM)")) == ["C1"]
+    assert ids("竞品名称 == 无") == []  # 无 names no competitor
+
+
+def test_none_is_not_a_competitor_or_a_concern():
+    from analysis_kit.profile import competitor_summary, split_tags
+
+    assert split_tags(pd.Series(["无", "没有", "星河云、 无", "None"])).tolist() == ["星河云"]
+    rivals = pd.DataFrame(
+        {
+            "customer_id": ["C1", "C2", "C3"],
+            "competitor": ["无", "星河云", "暂无"],
+            "stage": ["成交", "初次接洽", "成交"],
+        }
+    )
+    summary = competitor_summary(rivals)
+    assert summary.table["competitor"].tolist() == ["星河云"]
+    assert summary.comparing_share == pytest.approx(1 / 3)
