@@ -21,8 +21,10 @@ date. A *purchase* is one ``order_id`` whose lines sum to a positive amount (ref
 under their own id are not purchases); without an ``order_id`` column a purchase is one customer-day
 with a positive net amount. Amounts are compared in cents: a net amount is positive when it rounds
 to at least 0.01, so an order fully refunded whose float sum is 4.4e-16 is no purchase. *Repeat
-purchases* are purchases after the first, over all history up
-to ``as_of`` (the lifetimes convention: 4 orders = 3 repeat purchases).
+purchases* are purchases after the customer's first (the lifetimes convention: 4 orders = 3 repeat
+purchases). The high-value rule counts those made in the purchase window, as the templates write
+it (复购 ≥ 3 次 in the last 12 months): a customer who bought often years ago and nothing this
+year is not high value; ``high_value_repeat_scope="all"`` counts all history instead.
 """
 
 from __future__ import annotations
@@ -66,7 +68,9 @@ __all__ = [
 #: ``size_labels_en``         the same → English label of ``size_tier_en``
 #: ``purchase_window_months`` length of the purchase window and of the year-on-year windows (12)
 #: ``high_value_amount``      high value when net purchases in the window ≥ this (100,000 元)
-#: ``high_value_repeat``      … or when repeat purchases (all history) ≥ this (3)
+#: ``high_value_repeat``      … or when repeat purchases in the window ≥ this (3)
+#: ``high_value_repeat_scope`` ``"window"``: repeat purchases in the purchase window (the
+#:                            templates' rule); ``"all"``: over all history up to ``as_of``
 #: ``potential_followups``    potential when follow-ups in the recent window ≥ this … (2)
 #: ``potential_months``       … the recent window, in months (3) …
 #: ``won_stages``             … and no deal: no purchase and stage not one of these (成交, 售后维护)
@@ -92,6 +96,7 @@ DEFAULT_RULES: dict[str, Any] = {
     "purchase_window_months": 12,
     "high_value_amount": 100_000,
     "high_value_repeat": 3,
+    "high_value_repeat_scope": "window",
     "potential_followups": 2,
     "potential_months": 3,
     "won_stages": ("成交", "售后维护"),
@@ -119,7 +124,8 @@ REASON_TEXT = {
         "window": "近{months}个月",
         "prev_window": "前{months}个月",
         "hv_amount": "{window}采购 {money} ≥ ¥{floor:,.0f}",
-        "hv_repeat": "复购 {repeat} 次 ≥ {floor} 次（共 {orders} 笔订单）",
+        "hv_repeat": "{window}复购 {repeat} 次 ≥ {floor} 次（{window}共 {orders} 笔订单）",
+        "hv_repeat_all": "复购 {repeat} 次 ≥ {floor} 次（共 {orders} 笔订单）",
         "followups": "近{months}个月跟进 {n} 次 ≥ {floor} 次且未成交",
         "growth": "采购增长：{window} {now} > {prev_window} {before}",
         "silent": "已 {days} 天未跟进（最近 {last:%Y-%m-%d}，≥ {months}个月）",
@@ -140,7 +146,8 @@ REASON_TEXT = {
         "window": "last {months} months",
         "prev_window": "previous {months} months",
         "hv_amount": "purchases in the {window} {money} ≥ ¥{floor:,.0f}",
-        "hv_repeat": "{repeat} repeat purchases ≥ {floor} ({orders} orders in all)",
+        "hv_repeat": "{repeat} repeat purchases in the {window} ≥ {floor} ({orders} orders there)",
+        "hv_repeat_all": "{repeat} repeat purchases ≥ {floor} ({orders} orders in all)",
         "followups": "{n} follow-ups in the last {months} months ≥ {floor}, no deal yet",
         "growth": "purchases growing: {window} {now} > {prev_window} {before}",
         "silent": "no follow-up for {days} days (last {last:%Y-%m-%d}, ≥ {months} months)",
@@ -167,6 +174,9 @@ _POS = "__tag_positive"
 _OKEY = "__tag_order_key"
 _ODAY = "__tag_order_day"
 _BUY = "__tag_buy"
+_FIRST = "__tag_first_day"
+_BUYWIN = "__tag_buy_in_window"
+_BUYDAY = "__tag_buy_day"
 
 
 class FilterError(AnalysisKitError, ValueError):
@@ -302,6 +312,8 @@ def purchase_stats(
         - ``net_last_window`` – net amount in ``(as_of - months, as_of]`` (float);
         - ``net_previous_window`` – net amount in ``(as_of - 2 × months, as_of - months]``;
         - ``purchases`` – purchases over all history up to ``as_of`` (int);
+        - ``purchases_last_window`` – those whose order began in the last window (int);
+        - ``first_purchase`` – the day the first purchase began (datetime; missing without one);
         - ``bought`` – whether any line up to ``as_of`` has a positive amount (at least 0.01 once
           rounded to the cent; bool).
 
@@ -312,9 +324,12 @@ def purchase_stats(
     ...                        "order_date": pd.to_datetime(["2023-01-05", "2023-01-06",
     ...                                                      "2024-03-01", "2024-07-01"]),
     ...                        "amount": [100.0, -100.0, 50.0, 80.0]})
-    >>> purchase_stats(orders, as_of="2024-06-30")
-      customer_id  net_last_window  net_previous_window  purchases  bought
-    0           A             50.0                  0.0          1    True
+    >>> stats = purchase_stats(orders, as_of="2024-06-30")
+    >>> stats[["customer_id", "net_last_window", "purchases", "purchases_last_window"]]
+      customer_id  net_last_window  purchases  purchases_last_window
+    0           A             50.0          1                      1
+    >>> stats.loc[0, "first_purchase"]
+    Timestamp('2024-03-01 00:00:00')
     """
     if isinstance(months, bool) or not isinstance(months, int | np.integer) or months < 1:
         raise ValueError(f"months must be a whole number of months >= 1; got {months!r}")
@@ -397,11 +412,18 @@ def _purchase_stats(
         order_key.alias(_OKEY),
         nw.when(no_id).then(day_key).otherwise(nw.lit(-1, dtype=nw.Int64)).alias(_ODAY),
     )
-    per_order = lines.group_by(customer_id_col, _OKEY, _ODAY).agg(nw.col(_AMT).sum())
-    counts = (
-        per_order.with_columns(_flag(is_positive_money(nw.col(_AMT))).alias(_BUY))
-        .group_by(customer_id_col)
-        .agg(nw.col(_BUY).sum().alias("purchases"))
+    per_order = lines.group_by(customer_id_col, _OKEY, _ODAY).agg(
+        nw.col(_AMT).sum(), nw.col(_DATE).min().alias(_FIRST)
+    )
+    bought = per_order.with_columns(_flag(is_positive_money(nw.col(_AMT))).alias(_BUY))
+    bought = bought.with_columns(
+        (nw.col(_BUY) * _flag(nw.col(_FIRST) >= nw.lit(last_start))).alias(_BUYWIN),
+        nw.when(nw.col(_BUY) == 1).then(nw.col(_FIRST)).alias(_BUYDAY),
+    )
+    counts = bought.group_by(customer_id_col).agg(
+        nw.col(_BUY).sum().alias("purchases"),
+        nw.col(_BUYWIN).sum().alias("purchases_last_window"),
+        nw.col(_BUYDAY).min().alias("first_purchase"),
     )
     totals = lines.group_by(customer_id_col).agg(
         nw.col(_LAST).sum().alias("net_last_window"),
@@ -415,6 +437,8 @@ def _purchase_stats(
             nw.col("net_last_window").cast(nw.Float64),
             nw.col("net_previous_window").cast(nw.Float64),
             nw.col("purchases").fill_null(0).cast(nw.Int64),
+            nw.col("purchases_last_window").fill_null(0).cast(nw.Int64),
+            nw.col("first_purchase"),
             (nw.col(_POS) == 1).alias("bought"),
         )
         .sort(customer_id_col)
@@ -664,15 +688,25 @@ def apply_tags(
         prev12 = _map_by_id(ids, stats["net_previous_window"], 0.0).astype("float64")
         purchases = _map_by_id(ids, stats["purchases"], 0).astype("int64")
         repeat = (purchases - 1).clip(lower=0)
+        # repeat purchases in the window: those there, less the customer's first if it is there
+        in_window = _map_by_id(ids, stats["purchases_last_window"], 0).astype("int64")
+        first = pd.to_datetime(_map_by_id(ids, stats["first_purchase"], pd.NaT))
+        window_start = as_of - pd.DateOffset(months=months) + pd.Timedelta(days=1)
+        repeat_window = (in_window - (first >= window_start).astype("int64")).clip(lower=0)
         bought = _map_by_id(ids, stats["bought"], False).astype(bool)
     else:
         last12 = prev12 = pd.Series(np.nan, index=index)
-        repeat = pd.Series(pd.NA, index=index, dtype="Int64")
+        repeat = repeat_window = pd.Series(pd.NA, index=index, dtype="Int64")
+        in_window = pd.Series(pd.NA, index=index, dtype="Int64")
         bought = pd.Series(False, index=index)
+    scope = rules["high_value_repeat_scope"]
+    if scope not in ("window", "all"):
+        raise ValueError(f'high_value_repeat_scope must be "window" or "all"; got {scope!r}')
     has_orders = orders is not None
     out["purchases_12m"] = last12
     out["purchases_prev_12m"] = prev12
     out["repeat_purchases"] = repeat.astype("Int64")
+    out["repeat_purchases_12m"] = repeat_window.astype("Int64")
     out["followups_recent"] = (
         recent_followups.astype("Int64")
         if recent_followups is not None
@@ -682,7 +716,8 @@ def apply_tags(
 
     # high value
     hv_amount = last12 >= rules["high_value_amount"]
-    hv_repeat = repeat.astype("float64") >= rules["high_value_repeat"]
+    counted = repeat_window if scope == "window" else repeat
+    hv_repeat = counted.astype("float64") >= rules["high_value_repeat"]
     window = say["window"].format(months=months)
     hv_amount_text = _text(
         index,
@@ -696,8 +731,14 @@ def apply_tags(
         index,
         hv_repeat,
         (
-            say["hv_repeat"].format(repeat=r, floor=_num(rules["high_value_repeat"]), orders=r + 1)
-            for r in repeat[hv_repeat].astype(int)
+            say["hv_repeat" if scope == "window" else "hv_repeat_all"].format(
+                window=window, repeat=r, floor=_num(rules["high_value_repeat"]), orders=n
+            )
+            for r, n in zip(
+                counted[hv_repeat].astype(int),
+                (in_window if scope == "window" else repeat + 1)[hv_repeat].astype(int),
+                strict=True,
+            )
         ),
     )
     if has_orders:

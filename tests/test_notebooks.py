@@ -166,8 +166,15 @@ def test_profile_notebook_tags_match_an_independent_count(report):
     recent = recent[recent["order_date"] < as_of + pd.Timedelta(days=1)]
     bought = recent.groupby("customer_id")["amount"].sum()
     history = orders[orders["order_date"] < as_of + pd.Timedelta(days=1)]
-    per_order = history.groupby(["customer_id", "order_id"])["amount"].sum()
-    repeats = (per_order > 0).groupby(level=0).sum() - 1
+    per_order = history.groupby(["customer_id", "order_id"]).agg(
+        amount=("amount", "sum"), day=("order_date", "min")
+    )
+    purchases = per_order[per_order["amount"] > 0].reset_index()
+    # repeat purchases in the last 12 months: purchases there, less the first ever if it is there
+    start = as_of - pd.DateOffset(months=12)
+    there = (purchases["day"] > start).groupby(purchases["customer_id"]).sum()
+    first_there = purchases.groupby("customer_id")["day"].min() > start
+    repeats = there - first_there.astype(int)
     high = set(bought[bought >= 100_000].index) | set(repeats[repeats >= 3].index)
     assert recorded["customers"] == len(customers)
     assert recorded["high_value"] == len(high & set(customers["customer_id"]))

@@ -166,22 +166,48 @@ def test_high_value_reason_example_from_the_issue():
 
 
 def test_high_value_repeat_purchases_boundary():
-    # C1: 4 orders = 3 repeat purchases (all history); C2: 3 orders = 2; C3: refund line is no order
+    # over all history C1: 4 orders = 3 repeat purchases; C2: 3 orders = 2; C3: a refund line is
+    # no order. All of them years ago: the template's rule counts the last 12 months only.
     rows = [("C1", f"A{i}", f"202{i}-03-01", 1_000.0) for i in range(4)]
     rows += [("C2", f"B{i}", f"202{i}-03-01", 1_000.0) for i in range(3)]
     rows += [("C3", f"D{i}", f"202{i}-03-01", 1_000.0) for i in range(3)]
     rows += [("C3", "D2-R", "2022-04-01", -500.0)]
     out = apply_tags(_customers(3), orders=_orders(rows), as_of=AS_OF)
     assert out["repeat_purchases"].tolist() == [3, 2, 2]
-    assert out["high_value"].tolist() == [True, False, False]
-    assert out.loc[0, "high_value_reason"] == "复购 3 次 ≥ 3 次（共 4 笔订单）"
+    assert out["repeat_purchases_12m"].tolist() == [0, 0, 0]  # C1's 2023-03-01 is 16 months ago
+    assert out["high_value"].tolist() == [False, False, False]
+    history = apply_tags(
+        _customers(3), orders=_orders(rows), as_of=AS_OF, rules={"high_value_repeat_scope": "all"}
+    )
+    assert history["high_value"].tolist() == [True, False, False]
+    assert history.loc[0, "high_value_reason"] == "复购 3 次 ≥ 3 次（共 4 笔订单）"
+
+
+def test_high_value_repeat_purchases_count_the_last_12_months():
+    # C1: first order 2020, three more in the window: 3 repeat purchases there (the first is old)
+    # C2: four orders, all in the window: the first of them is its first ever, so 3 repeats
+    # C3: three orders in the window and one a year and a half ago: 3 repeats, 2 would not do
+    rows = [("C1", "A0", "2020-05-01", 1_000.0)]
+    rows += [("C1", f"A{i}", f"2024-0{i}-10", 1_000.0) for i in (1, 2, 3)]
+    rows += [("C2", f"B{i}", f"2023-{m}-10", 1_000.0) for i, m in enumerate(("08", "10", "12"))]
+    rows += [("C2", "B3", "2024-02-10", 1_000.0)]
+    rows += [("C3", "D0", "2022-12-01", 1_000.0)]
+    rows += [("C3", f"D{i}", f"2024-0{i}-10", 1_000.0) for i in (4, 5)]
+    out = apply_tags(_customers(3), orders=_orders(rows), as_of=AS_OF)
+    assert out["repeat_purchases_12m"].tolist() == [3, 3, 2]
+    assert out["high_value"].tolist() == [True, True, False]
+    assert out.loc[0, "high_value_reason"] == "近12个月复购 3 次 ≥ 3 次（近12个月共 3 笔订单）"
+    with pytest.raises(ValueError, match="high_value_repeat_scope"):
+        apply_tags(
+            _customers(1), orders=_orders(rows), as_of=AS_OF, rules={"high_value_repeat_scope": "x"}
+        )
 
 
 def test_both_high_value_rules_are_listed():
     rows = [("C1", f"O{i}", f"2024-0{i + 1}-01", 50_000.0) for i in range(4)]
     out = apply_tags(_customers(1), orders=_orders(rows), as_of=AS_OF)
     assert out.loc[0, "high_value_reason"] == (
-        "近12个月采购 ¥200,000 ≥ ¥100,000；复购 3 次 ≥ 3 次（共 4 笔订单）"
+        "近12个月采购 ¥200,000 ≥ ¥100,000；近12个月复购 3 次 ≥ 3 次（近12个月共 4 笔订单）"
     )
 
 
@@ -628,7 +654,7 @@ def test_end_to_end_on_generated_tables():
     assert set(tagged["value_grade_calc"]) <= {"高", "中", "低"}
     assert set(tagged["potential_rating_calc"]) <= {"A", "B", "C"}
     # the rule and the figures it uses agree
-    hv = (tagged["purchases_12m"] >= 100_000) | (tagged["repeat_purchases"] >= 3)
+    hv = (tagged["purchases_12m"] >= 100_000) | (tagged["repeat_purchases_12m"] >= 3)
     assert (tagged["high_value"] == hv).all()
     late = overdue_list(tagged, as_of=AS_OF)
     assert late["overdue"].all() and (late["days_overdue"] > 0).all()
@@ -658,8 +684,8 @@ def test_reasons_in_english_say_the_same_as_in_chinese():
     reasons.append("potential_rating_reason")
     assert (zh[reasons].isna() == en[reasons].isna()).all().all()
     assert en.loc[0, "high_value_reason"] == (
-        "purchases in the last 12 months ¥200,000 ≥ ¥100,000; 3 repeat purchases ≥ 3 "
-        "(4 orders in all)"
+        "purchases in the last 12 months ¥200,000 ≥ ¥100,000; 3 repeat purchases in the last 12 "
+        "months ≥ 3 (4 orders there)"
     )
     assert en.loc[1, "churn_risk_reason"] == (
         "no follow-up for 268 days (last 2023-10-06, ≥ 6 months); purchases down 100% year on "
