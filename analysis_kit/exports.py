@@ -50,6 +50,7 @@ ACTION_COLUMNS: tuple[str, ...] = (
     "customer_id",
     "customer_name",
     "owner",
+    "priority",
     "segment_code",
     "segment",
     "tags",
@@ -196,7 +197,8 @@ def customer_actions(
     Parameters
     ----------
     tags : DataFrame or None
-        02's ``customer_tags``: ``customer_id`` and any of ``customer_name``, ``owner``, the
+        02's ``customer_tags``: ``customer_id`` and any of ``customer_name``, ``owner``,
+        ``priority``, the
         boolean tags ``high_value`` / ``potential`` / ``churn_risk``, ``next_followup_due``,
         ``overdue``.
     segments : DataFrame, optional
@@ -226,7 +228,7 @@ def customer_actions(
     _check_lang(lang)
     pieces = []
     if tags is not None:
-        keep = [c for c in ("customer_id", "customer_name", "owner") if c in tags.columns]
+        keep = [c for c in ("customer_id", "customer_name", "owner", "priority") if c in tags]
         keep += [c for c in ("next_followup_due", "overdue") if c in tags.columns]
         piece = tags[keep].copy()
         piece["tags"] = _tag_text(tags, lang)
