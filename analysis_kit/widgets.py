@@ -6,7 +6,8 @@ returns for them. There are four:
 
 - :func:`rfm_explorer` – score bins, segment scheme and one segment → :func:`~analysis_kit.rfm.rfm_scores`,
   :func:`~analysis_kit.rfm.rfm_segments`, :func:`~analysis_kit.rfm.segment_table`, an R × F heat
-  map and segment bars, and the customers of the chosen segment.
+  map and segment bars, and the customers of the chosen segment. The bins slider is switched off
+  while the scheme is ``cn8``, whose segments split at the means whatever the bins.
 - :func:`customer_filter` – grade, minimum match score, priority, industry and churn risk → the
   call list of :func:`~analysis_kit.tagging.call_list`.
 - :func:`funnel_explorer` – funnel preset, breakdown column and conversion window →
@@ -25,9 +26,10 @@ Every table shown goes through :func:`analysis_kit.privacy.mask_frame`, so names
 numbers are masked in the notebook and in a saved report, and then through
 :func:`analysis_kit.tables.show_table`, so it reads like the tables of the pages: labelled
 headers in the explorer's language, no long floats, durations in days. Options are labelled too
-(全部 / All, 无 / None, column labels instead of column names), and a "保存为 Excel / Save to
-Excel" button writes the list on screen, masked, with codes kept as text
-(:meth:`Explorer.export`). ``results`` holds the unmasked
+(全部 / All, 无 / None, column labels instead of column names; the values stay the raw values and
+column names), descriptions are never cut off, and a "保存为 Excel / Save to Excel" button writes
+the list on screen, masked, with the same headers and codes kept as text (:meth:`Explorer.export`,
+through :func:`analysis_kit.exports.write_table`). ``results`` holds the unmasked
 tables, as the analysis functions return them. Charts are drawn on figures that matplotlib's
 pyplot never sees, written into the output as PNG and dropped, so nothing accumulates.
 
@@ -58,9 +60,10 @@ from .funnel import (
     STEP_LABELS_EN,
     event_funnel,
     stage_funnel,
+    step_names,
     weakest_step,
 )
-from .privacy import mask_frame
+from .privacy import PERSONAL_COLUMNS, mask_frame
 from .rfm import CLASSIC_SEGMENTS, CN8_SEGMENTS, rfm_scores, rfm_segments, segment_table
 from .tables import column_label, show_table
 from .tagging import call_list, describe_filter
@@ -98,7 +101,8 @@ CALL_LIST_COLUMNS: tuple[str, ...] = (
     "owner",
 )
 
-#: Columns of the customers list the RFM explorer shows, when present.
+#: Columns of the customers list the RFM explorer shows, when present (``segment_code``, e.g.
+#: ``"011"``, with the ``cn8`` scheme only: the classic scheme's codes are its internal keys).
 RFM_MEMBER_COLUMNS: tuple[str, ...] = (
     CUSTOMER_ID,
     "customer_name",
@@ -108,6 +112,7 @@ RFM_MEMBER_COLUMNS: tuple[str, ...] = (
     "r_score",
     "f_score",
     "m_score",
+    "segment_code",
     "segment",
 )
 
@@ -133,12 +138,27 @@ LABELS: dict[str, dict[str, str]] = {
     "template": {"zh": "模板六阶段", "en": "Template, six stages"},
     "lead": {"zh": "线索五步", "en": "Lead funnel, five steps"},
     "cn8_bins": {
-        "zh": "八类模型按平均值划分高低：打分档数只改变热力图，不改变分群。",
-        "en": "The cn8 model splits at the means: the bins change the heat map, not the segments.",
+        "zh": "八类模型按平均值划分高低，打分档数不改变分群，因此档数滑块已停用；"
+        "选 R×F 网格 classic 后可调整。",
+        "en": "The cn8 model splits at the means, so the bins do not change its segments: "
+        "the bins slider is off until you choose the R×F grid (classic).",
     },
     "export": {"zh": "保存为 Excel", "en": "Save to Excel"},
     "exported": {"zh": "已保存 {n} 行：{path}", "en": "Saved {n} rows: {path}"},
     "none": {"zh": "无", "en": "None"},
+    # option labels of the template's values (the values stay as the data has them)
+    "grade:重点": {"zh": "重点", "en": "Key (重点)"},
+    "grade:潜在": {"zh": "潜在", "en": "Prospect (潜在)"},
+    "grade:普通": {"zh": "普通", "en": "Regular (普通)"},
+    "priority:高": {"zh": "高", "en": "High (高)"},
+    "priority:中": {"zh": "中", "en": "Medium (中)"},
+    "priority:低": {"zh": "低", "en": "Low (低)"},
+    # headers the page labels lack: the event funnel's durations from the first step, in days
+    "mean_days_from_first": {"zh": "距第一步天数（平均）", "en": "Days from first (mean)"},
+    "median_days_from_first": {"zh": "距第一步天数（中位数）", "en": "Days from first (median)"},
+    # a cluster profile's statistic of a feature: "<feature label>（平均）"
+    "mean": {"zh": "平均", "en": "mean"},
+    "median": {"zh": "中位数", "en": "median"},
     "yes": {"zh": "是", "en": "Yes"},
     "no": {"zh": "否", "en": "No"},
     "customers": {"zh": "{n} 位客户", "en": "{n} customers"},
@@ -221,7 +241,12 @@ def _label(key: str, lang: str, **fields: object) -> str:
 
 
 class _View:
-    """What one update computed: results, the items to show, and new control options."""
+    """What one update computed: results, the items to show, new control options, the list.
+
+    ``headers`` maps a column of a shown table to its header where the page's labels
+    (:func:`analysis_kit.tables.column_label`) have none or a misleading one; the screen and the
+    saved file both use it.
+    """
 
     def __init__(
         self,
@@ -229,11 +254,13 @@ class _View:
         items: Sequence[object],
         options: Mapping[str, tuple[list, object]] | None = None,
         listed: pd.DataFrame | None = None,
+        headers: Mapping[str, str] | None = None,
     ):
         self.results = dict(results)
         self.items = list(items)
         self.options = dict(options or {})
         self.listed = listed
+        self.headers = dict(headers or {})
 
 
 class Explorer:
@@ -253,6 +280,9 @@ class Explorer:
         Language of the tables' headers, the button and its message.
     name : str, default="explorer"
         The start of the default file name of :meth:`export`.
+    export_dir : path, optional
+        The folder :meth:`export` and the button save to (created when missing); the current
+        folder by default.
 
     Attributes
     ----------
@@ -269,6 +299,8 @@ class Explorer:
         output then shows it instead of a table); None after a successful update.
     button : ipywidgets.Button
         "保存为 Excel / Save to Excel": calls :meth:`export` and says where the file went.
+    status : ipywidgets.HTML
+        The line beside the button: the saved file's name and rows, or why saving failed.
     """
 
     def __init__(
@@ -278,14 +310,21 @@ class Explorer:
         *,
         lang: str = "zh",
         name: str = "explorer",
+        export_dir: str | os.PathLike | None = None,
     ):
         widgets = _ipywidgets()
         _check_lang(lang)
         self.lang = lang
         self.name = name
+        self.export_dir = None if export_dir is None else Path(export_dir)
         self.controls = dict(controls)
         self.output = widgets.Output()
-        self.button = widgets.Button(description=_label("export", lang), icon="download")
+        self.button = widgets.Button(
+            description=_label("export", lang),
+            icon="download",
+            tooltip=_label("export", lang),
+            layout={"width": "auto"},
+        )
         self.status = widgets.HTML()
         self.button.on_click(self._export_clicked)
         self.widget = widgets.VBox(
@@ -298,6 +337,7 @@ class Explorer:
         self.results: dict[str, Any] = {}
         self.error: str | None = None
         self._listed: pd.DataFrame | None = None
+        self._headers: dict[str, str] = {}
         self._compute = compute
         self._busy = False
         for control in self.controls.values():
@@ -315,12 +355,19 @@ class Explorer:
         The rows are the whole list the screen shows the first rows of (the customers of the
         chosen segment, the call list, the funnel, the cluster profiles), with the headers,
         yes/no words and durations in days as shown; names and phones masked, codes stored as
-        text (:func:`analysis_kit.exports.write_table`).
+        text (:func:`analysis_kit.exports.write_table`, which masks with
+        :func:`analysis_kit.privacy.mask_frame`).
 
         Parameters
         ----------
         path : path, optional
-            The file; ``<name>_<yyyymmdd-hhmmss>.xlsx`` in the current folder by default.
+            The file, or a folder to save ``<name>_<yyyymmdd-hhmmss>.xlsx`` in; by default that
+            name in ``export_dir``, or in the current folder.
+
+        Returns
+        -------
+        Path
+            The file written.
 
         Raises
         ------
@@ -333,9 +380,16 @@ class Explorer:
 
         if self._listed is None:
             raise AnalysisKitError(f"nothing to save: {self.error or 'no list yet'}")
-        if path is None:
-            path = Path(f"{self.name}_{datetime.now():%Y%m%d-%H%M%S}.xlsx")
-        return write_table(self._listed, path, lang=self.lang, sheet=self.name)
+        target = Path(path) if path is not None else self.export_dir or Path()
+        if path is None or target.is_dir():
+            target = target / f"{self.name}_{datetime.now():%Y%m%d-%H%M%S}.xlsx"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # headers the page's labels lack go in as the columns' names (never a personal column's:
+        # masking goes by column name); write_table labels the rest as the screen does
+        headers = {c: h for c, h in self._headers.items() if c not in PERSONAL_COLUMNS}
+        return write_table(
+            self._listed.rename(columns=headers), target, lang=self.lang, sheet=self.name
+        )
 
     def _export_clicked(self, _button: Any) -> None:
         try:
@@ -344,7 +398,8 @@ class Explorer:
             self.status.value = html.escape(f"⚠ {exc}")
             return
         n = len(self._listed) if self._listed is not None else 0
-        self.status.value = html.escape(_label("exported", self.lang, n=n, path=path))
+        self.status.value = html.escape(_label("exported", self.lang, n=n, path=path.name))
+        self.status.tooltip = str(path.resolve())
 
     @property
     def values(self) -> dict[str, Any]:
@@ -369,9 +424,10 @@ class Explorer:
         self._set_options(view.options)
         self.results = view.results
         self._listed = view.listed
+        self._headers = view.headers
         self.error = None
         self.status.value = ""
-        self.output.outputs = tuple(_output(item, self.lang) for item in view.items)
+        self.output.outputs = tuple(_output(item, self.lang, view.headers) for item in view.items)
 
     def _changed(self, change: Mapping[str, Any]) -> None:
         if self._busy:
@@ -381,6 +437,7 @@ class Explorer:
         except _CAUGHT as exc:
             self.results = {}
             self._listed = None
+            self._headers = {}
             self.error = f"{type(exc).__name__}: {exc}"
             self.output.outputs = (_text_output(f"⚠ {self.error}"),)
 
@@ -404,7 +461,9 @@ def _text_output(text: str) -> dict[str, Any]:
     return {"output_type": "stream", "name": "stdout", "text": text + "\n"}
 
 
-def _output(item: object, lang: str = "zh") -> dict[str, Any]:
+def _output(
+    item: object, lang: str = "zh", headers: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """One output of the ``Output`` widget: a masked table, a message or a PNG of a figure."""
     from matplotlib.figure import Figure
 
@@ -414,7 +473,7 @@ def _output(item: object, lang: str = "zh") -> dict[str, Any]:
         return {
             "output_type": "display_data",
             "data": {
-                "text/html": str(show_table(frame, lang=lang, max_rows=None)),
+                "text/html": str(show_table(frame, lang=lang, max_rows=None, labels=headers)),
                 "text/plain": frame.round(
                     dict.fromkeys(frame.select_dtypes("float").columns, 3)
                 ).to_string(index=False),
@@ -458,14 +517,28 @@ def _check_in(name: str, value: object, allowed: Sequence[object]) -> None:
 
 
 def _choices(values: pd.Series, order: Sequence[str] = ()) -> list[str]:
-    """Distinct non-missing values: those of ``order`` first, in its order, then the rest sorted."""
-    present = {str(v) for v in values.dropna().unique()}
+    """Distinct non-blank values: those of ``order`` first, in its order, then the rest sorted.
+
+    Missing and blank values are not offered: an option without a label shows as an empty line.
+    """
+    present = {str(v) for v in values.dropna().unique() if str(v).strip()}
     known = [v for v in order if v in present]
     return known + sorted(present - set(known))
 
 
-def _with_all(choices: Sequence[object], lang: str) -> list[tuple[str, object]]:
-    return [(_label("all", lang), None)] + [(str(c), c) for c in choices]
+def _with_all(
+    choices: Sequence[object], lang: str, field: str | None = None
+) -> list[tuple[str, object]]:
+    """Return ``(label, value)`` options: "全部" / "All" (None) first, then each choice.
+
+    A choice is labelled by ``LABELS["<field>:<choice>"]`` when there is one (the template's
+    grades and priorities in English), else by its text; the values stay the choices.
+    """
+    options: list[tuple[str, object]] = [(_label("all", lang), None)]
+    for choice in choices:
+        key = f"{field}:{choice}"
+        options.append((_label(key, lang) if key in LABELS else str(choice), choice))
+    return options
 
 
 # --- RFM -------------------------------------------------------------------------------------------
@@ -484,6 +557,7 @@ def rfm_explorer(
     segment: str | None = None,
     top_n: int = 20,
     lang: str = "zh",
+    export_dir: str | os.PathLike | None = None,
     customer_col: str = CUSTOMER_ID,
     recency_col: str = "recency",
     frequency_col: str = "frequency",
@@ -511,20 +585,24 @@ def rfm_explorer(
         Customers listed, highest ``monetary`` first.
     lang : {"zh", "en"}, default="zh"
         Language of the segment labels, the controls and the charts.
+    export_dir : path, optional
+        Folder of the "save to Excel" button's files; the current folder by default.
     customer_col, recency_col, frequency_col, monetary_col : str
         Columns of ``summary``.
 
     Returns
     -------
     Explorer
-        Controls ``bins`` (IntSlider; with ``cn8``, which splits at the means, it changes the
-        heat map only, and the output says so), ``scheme`` and ``segment`` (Dropdowns; the
-        segment's options follow the scheme, "all" is None). :attr:`Explorer.listed` and the
-        Excel button: the chosen segment's customers. ``results`` holds ``scores`` (the output of
-        ``rfm_scores``), ``segmented`` (of ``rfm_segments``), ``table`` (of ``segment_table``:
-        ``segment``, ``customers``, ``customer_share``, ``revenue``, ``revenue_share``,
-        ``mean_recency``, ``mean_frequency``, ``mean_monetary``) and ``members`` (the rows of
-        ``segmented`` in the chosen segment, all columns, highest ``monetary`` first).
+        Controls ``bins`` (IntSlider; disabled while the scheme is ``cn8``, which splits at
+        the means whatever the bins, with the reason in its tooltip and under the table),
+        ``scheme`` and ``segment`` (Dropdowns; the segment's options follow the scheme, "all"
+        is None). :attr:`Explorer.listed` and the Excel button: the chosen segment's customers
+        (:data:`RFM_MEMBER_COLUMNS`, highest ``monetary`` first). ``results`` holds ``scores``
+        (the output of ``rfm_scores``), ``segmented`` (of ``rfm_segments``), ``table`` (of
+        ``segment_table``: ``segment``, ``customers``, ``customer_share``, ``revenue``,
+        ``revenue_share``, ``mean_recency``, ``mean_frequency``, ``mean_monetary``) and
+        ``members`` (the rows of ``segmented`` in the chosen segment, all columns, highest
+        ``monetary`` first).
 
     Raises
     ------
@@ -575,6 +653,15 @@ def rfm_explorer(
         ),
         "segment": _dropdown(options=options, value=segment, description=_label("segment", lang)),
     }
+
+    def bins_follow_scheme(_change: object = None) -> None:
+        # cn8 splits at the means: the bins cannot change its segments, so the slider is off
+        cn8 = controls["scheme"].value == "cn8"
+        controls["bins"].disabled = cn8
+        controls["bins"].tooltip = _label("cn8_bins", lang) if cn8 else None
+
+    bins_follow_scheme()
+    controls["scheme"].observe(bins_follow_scheme, names="value")  # before the explorer's update
     cols = {
         "recency_col": recency_col,
         "frequency_col": frequency_col,
@@ -599,15 +686,18 @@ def rfm_explorer(
             n=len(members),
             top=top_n,
         )
-        listed = members[[c for c in shown if c in members.columns]]
+        cn8 = values["scheme"] == "cn8"
+        listed = members[
+            [c for c in shown if c in members.columns and (cn8 or c != "segment_code")]
+        ]
         items: list[object] = [table, fig]
-        if values["scheme"] == "cn8":  # the slider changes the heat map only: say so
+        if cn8:  # why the bins slider is off
             items.append(_label("cn8_bins", lang))
         items += [heading, listed.head(top_n)]
         results = {"scores": scores, "segmented": segmented, "table": table, "members": members}
         return _View(results, items, {"segment": (choices, chosen)}, listed=listed)
 
-    return Explorer(controls, compute, lang=lang, name="rfm")
+    return Explorer(controls, compute, lang=lang, name="rfm", export_dir=export_dir)
 
 
 # --- customer filter -------------------------------------------------------------------------------
@@ -624,6 +714,7 @@ def customer_filter(
     top_n: int = 20,
     columns: Sequence[str] = CALL_LIST_COLUMNS,
     lang: str = "zh",
+    export_dir: str | os.PathLike | None = None,
     grade_col: str = "grade",
     match_score_col: str = "match_score",
     priority_col: str = "priority",
@@ -654,7 +745,10 @@ def customer_filter(
     columns : sequence of str, default=CALL_LIST_COLUMNS
         Columns shown, when present.
     lang : {"zh", "en"}, default="zh"
-        Language of the controls and messages.
+        Language of the controls and messages (English option labels for the template's grades
+        and priorities; the values stay as the data has them).
+    export_dir : path, optional
+        Folder of the "save to Excel" button's files; the current folder by default.
     grade_col, match_score_col, priority_col, industry_col, churn_col : str
         Columns of ``customers``.
 
@@ -665,6 +759,7 @@ def customer_filter(
         (Dropdowns, for the columns present). ``results`` holds ``conditions`` (the list of
         ``(column, op, value)`` passed to ``call_list``) and ``table`` (the call list: the
         matching rows of ``customers``, all columns, sorted by priority then match score).
+        :attr:`Explorer.listed` and the Excel button: the whole call list in ``columns``.
 
     Raises
     ------
@@ -677,14 +772,20 @@ def customer_filter(
         raise ValueError(f"top_n must be an integer >= 1; got {top_n!r}")
     yes_no = [(_label("all", lang), None), (_label("yes", lang), True), (_label("no", lang), False)]
     specs = [
-        ("grade", grade_col, "==", grade, lambda s: _with_all(_choices(s, CHOICES["grade"]), lang)),
+        (
+            "grade",
+            grade_col,
+            "==",
+            grade,
+            lambda s: _with_all(_choices(s, CHOICES["grade"]), lang, "grade"),
+        ),
         ("min_match", match_score_col, ">=", min_match, lambda s: _with_all(range(1, 6), lang)),
         (
             "priority",
             priority_col,
             "==",
             priority,
-            lambda s: _with_all(_choices(s, CHOICES["priority"]), lang),
+            lambda s: _with_all(_choices(s, CHOICES["priority"]), lang, "priority"),
         ),
         ("industry", industry_col, "==", industry, lambda s: _with_all(_choices(s), lang)),
         ("churn_risk", churn_col, "==", churn_risk, lambda s: yes_no),
@@ -718,7 +819,7 @@ def customer_filter(
         ]
         return _View({"conditions": conditions, "table": table}, items, listed=table[shown])
 
-    return Explorer(controls, compute, lang=lang, name="call_list")
+    return Explorer(controls, compute, lang=lang, name="call_list", export_dir=export_dir)
 
 
 # --- funnel ----------------------------------------------------------------------------------------
@@ -733,6 +834,7 @@ def funnel_explorer(
     breakdowns: Sequence[str] = DEFAULT_BREAKDOWNS,
     as_of: Any = None,
     lang: str = "zh",
+    export_dir: str | os.PathLike | None = None,
     id_col: str = OPPORTUNITY_ID,
     stage_col: str = STAGE,
     time_col: str = ENTERED_AT,
@@ -765,6 +867,8 @@ def funnel_explorer(
         Passed to ``stage_funnel`` (rows entered later are ignored).
     lang : {"zh", "en"}, default="zh"
         Language of the controls and charts (English step labels with ``"en"``).
+    export_dir : path, optional
+        Folder of the "save to Excel" button's files; the current folder by default.
     id_col, stage_col, time_col : str
         Columns of ``history``.
 
@@ -779,7 +883,10 @@ def funnel_explorer(
         (the same counts with ``mean_seconds_from_previous``, ``median_seconds_from_previous``,
         ``mean_seconds_from_first``, ``median_seconds_from_first``), the breakdown column first
         when there is one. The table on screen, :attr:`Explorer.listed` and the Excel button
-        give the event funnel's durations in days (``mean_days_from_previous`` …, one decimal).
+        name the steps in ``lang`` (:func:`analysis_kit.funnel.step_names`) and give durations
+        in days, one decimal (the event funnel's ``*_seconds_*`` columns become
+        ``mean_days_from_previous`` …, labelled 距上一步天数（平均） / "Days from previous
+        (mean)" …).
 
     Raises
     ------
@@ -865,19 +972,28 @@ def funnel_explorer(
                 ax=ax,
             )
         kind = "stage" if window is None else "event"
-        shown = _in_days(table)
-        return _View({"kind": kind, "table": table}, [heading, fig, shown], listed=shown)
+        shown = step_names(_in_days(table), lang)
+        headers = {c: _label(c, lang) for c in _DAY_HEADERS if c in shown.columns}
+        return _View(
+            {"kind": kind, "table": table},
+            [heading, fig, shown],
+            listed=shown,
+            headers=headers,
+        )
 
-    return Explorer(controls, compute, lang=lang, name="funnel")
+    return Explorer(controls, compute, lang=lang, name="funnel", export_dir=export_dir)
+
+
+#: Day columns the page's labels lack, labelled from :data:`LABELS`.
+_DAY_HEADERS: tuple[str, ...] = ("mean_days_from_first", "median_days_from_first")
 
 
 def _in_days(table: pd.DataFrame) -> pd.DataFrame:
-    """Return the event funnel's durations in days (``*_seconds_*`` → ``*_days_*``, 1 decimal)."""
+    """Return a funnel with its durations in days, one decimal (``*_seconds_*`` → ``*_days_*``)."""
     renamed = {c: c.replace("_seconds_", "_days_") for c in table.columns if "_seconds_" in c}
-    if not renamed:
-        return table
-    days = table.assign(**{c: (table[c] / 86_400).round(1) for c in renamed})
-    return days.rename(columns=renamed)
+    days = table.assign(**{c: table[c] / 86_400 for c in renamed}).rename(columns=renamed)
+    rounded = [c for c in days.columns if "_days_" in c and pd.api.types.is_float_dtype(days[c])]
+    return days.assign(**{c: days[c].round(1) for c in rounded})
 
 
 # --- clustering ------------------------------------------------------------------------------------
@@ -891,6 +1007,7 @@ def cluster_explorer(
     k_range: tuple[int, int] = (2, 8),
     random_state: int = 0,
     lang: str = "zh",
+    export_dir: str | os.PathLike | None = None,
     customer_id_col: str = CUSTOMER_ID,
 ) -> Explorer:
     """Explore k-means clusters: the number of clusters and the features.
@@ -914,6 +1031,8 @@ def cluster_explorer(
         Fixed seed: the same choices always give the same clusters.
     lang : {"zh", "en"}, default="zh"
         Language of the controls, the cluster names in the chart and the messages.
+    export_dir : path, optional
+        Folder of the "save to Excel" button's files; the current folder by default.
     customer_id_col : str, default="customer_id"
         The customer id column, if not the index.
 
@@ -926,6 +1045,9 @@ def cluster_explorer(
         ``cluster``, ``name_zh``, ``name_en``, ``size``, ``share``, ``revenue_share`` when
         ``monetary`` is a feature, ``<feature>_mean`` and ``<feature>_median``) and
         ``embedding`` (its 2-D PCA view with a ``name`` column; None with one feature).
+        The table on screen, :attr:`Explorer.listed` and the Excel button: the profiles with
+        the cluster names in ``lang`` only, ``<feature>_mean`` labelled as the feature
+        (平均) / (mean).
 
     Raises
     ------
@@ -968,7 +1090,7 @@ def cluster_explorer(
             style={"description_width": "initial"},
         ),
     }
-    name_col = "name_zh" if lang == "zh" else "name_en"
+    name_col, other_name = ("name_zh", "name_en") if lang == "zh" else ("name_en", "name_zh")
 
     def compute(values: dict) -> _View:
         picked = [c for c in numeric if c in values["features"]]
@@ -982,7 +1104,8 @@ def cluster_explorer(
         )
         score = float(result.silhouette.loc[result.k, "silhouette"])
         items: list[object] = [_label("clusters", lang, k=result.k, score=score), *result.notes]
-        items.append(result.profiles)
+        shown = result.profiles.drop(columns=other_name)
+        items.append(shown)
         view = None
         if len(result.columns) >= 2:
             view = result.embedding(2)
@@ -996,6 +1119,30 @@ def cluster_explorer(
         else:
             items.append(_label("two_features", lang))
         results = {"result": result, "table": result.profiles, "embedding": view}
-        return _View(results, items, listed=result.profiles)
+        headers = _stat_headers(result.columns, shown.columns, lang)
+        return _View(results, items, listed=shown, headers=headers)
 
-    return Explorer(controls, compute, lang=lang, name="clusters")
+    return Explorer(controls, compute, lang=lang, name="clusters", export_dir=export_dir)
+
+
+def _stat_headers(features: Sequence[str], columns: Sequence[object], lang: str) -> dict[str, str]:
+    """Return headers of a cluster profile's ``<feature>_mean`` and ``<feature>_median``.
+
+    The feature's label, then 平均 / mean or 中位数 / median: ``monetary_mean`` is the mean of
+    ``monetary`` here, not the spend per day the page's label says.
+    """
+    headers = {}
+    for feature in features:
+        label = column_label(feature, lang)
+        for stat in ("mean", "median"):
+            column = f"{feature}_{stat}"
+            if column not in columns:
+                continue
+            word = _label(stat, lang)
+            if label.endswith("）"):
+                headers[column] = f"{label[:-1]}，{word}）"
+            elif label.endswith(")"):
+                headers[column] = f"{label[:-1]}, {word})"
+            else:
+                headers[column] = f"{label}（{word}）" if lang == "zh" else f"{label} ({word})"
+    return headers

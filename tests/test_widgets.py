@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from analysis_kit.clustering import cluster_customers
-from analysis_kit.errors import SchemaError
-from analysis_kit.funnel import FUNNEL_PRESETS, event_funnel, stage_funnel
+from analysis_kit.errors import AnalysisKitError, SchemaError
+from analysis_kit.funnel import FUNNEL_PRESETS, STEP_LABELS_EN, event_funnel, stage_funnel
 from analysis_kit.privacy import find_unmasked
 from analysis_kit.rfm import CLASSIC_SEGMENTS, rfm_scores, rfm_segments, segment_table
 from analysis_kit.tagging import call_list
@@ -433,20 +433,29 @@ def _dropdowns(explorer: Explorer) -> dict:
     return {n: c for n, c in explorer.controls.items() if isinstance(c, ipywidgets.Dropdown)}
 
 
+def _pick(control, label: str) -> None:
+    """Choose an option by its label, as a click in the browser does (it sends the index)."""
+    control.index = [text for text, _ in control.options].index(label)
+
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_every_option_shows_a_label_and_none_shows_all(tagged, history, summary, lang):
+def test_every_option_shows_a_label_and_none_shows_all(tagged, history, summary, features, lang):
     explorers = [
         rfm_explorer(summary, lang=lang),
         customer_filter(tagged, lang=lang),
         funnel_explorer(history, lang=lang),
+        cluster_explorer(features, k=2, lang=lang),
     ]
     every = {"zh": "全部", "en": "All"}[lang]
     none = {"zh": "无", "en": "None"}[lang]
     for explorer in explorers:
+        for name, control in explorer.controls.items():
+            assert control.style.description_width == "initial", name  # never cut off
+            assert isinstance(control.description, str) and control.description.strip(), name
         for name, control in _dropdowns(explorer).items():
             labels = [label for label, _ in control.options]
             assert all(isinstance(label, str) and label.strip() for label in labels), name
-            assert control.style.description_width == "initial", name  # never cut off
+            assert len(set(labels)) == len(labels), name
             if control.value is None:  # ipywidgets would show a blank box: the label shows
                 assert control.index is not None and control.label in (every, none), name
     # choosing "all" again after a value selects the labelled option, not a blank one
@@ -462,7 +471,40 @@ def test_every_option_shows_a_label_and_none_shows_all(tagged, history, summary,
     ]
 
 
-def test_options_are_labelled_and_their_values_stay_column_names(history, features):
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_choosing_all_or_none_is_the_call_without_that_filter(tagged, history, summary, lang):
+    every = {"zh": "全部", "en": "All"}[lang]
+    none = {"zh": "无", "en": "None"}[lang]
+    calls = customer_filter(tagged, lang=lang)
+    for name, value in [
+        ("grade", "重点"),
+        ("min_match", 4),
+        ("priority", "高"),
+        ("industry", "制造业"),
+        ("churn_risk", True),
+    ]:
+        calls.controls[name].value = value
+        assert len(calls.table) < len(tagged), name
+        _pick(calls.controls[name], every)
+        assert calls.controls[name].value is None, name
+        pd.testing.assert_frame_equal(calls.table, call_list(tagged, []))
+
+    funnel = funnel_explorer(history, breakdown="owner", window_days=30, lang=lang)
+    _pick(funnel.controls["window_days"], none)
+    _pick(funnel.controls["breakdown"], none)
+    assert funnel.values == {"stages": "template", "breakdown": None, "window_days": None}
+    pd.testing.assert_frame_equal(funnel.table, stage_funnel(history))
+
+    rfm = rfm_explorer(summary, lang=lang)
+    rfm.controls["segment"].index = 1
+    assert len(rfm.results["members"]) == 2
+    _pick(rfm.controls["segment"], every)
+    segmented = rfm_segments(rfm_scores(summary, bins=5), scheme="cn8", lang=lang)
+    expected = segmented.sort_values("monetary", ascending=False, kind="stable")
+    pd.testing.assert_frame_equal(rfm.results["members"], expected)
+
+
+def test_options_are_labelled_and_their_values_stay_column_names(history, features, tagged):
     explorer = funnel_explorer(history, lang="zh")
     assert explorer.controls["breakdown"].options == (
         ("无", None),
@@ -472,6 +514,12 @@ def test_options_are_labelled_and_their_values_stay_column_names(history, featur
     assert [label for label, _ in explorer.controls["stages"].options] == ["模板六阶段", "线索五步"]
     explorer.controls["breakdown"].value = "lead_source"
     pd.testing.assert_frame_equal(explorer.table, stage_funnel(history, by="lead_source"))
+    english = funnel_explorer(history, lang="en")
+    assert [label for label, _ in english.controls["breakdown"].options] == [
+        "None",
+        "Lead source",
+        "Owner",
+    ]
     clusters = cluster_explorer(features, k=2, lang="en")
     labels = dict((v, label) for label, v in clusters.controls["features"].options)
     assert labels == {
@@ -480,81 +528,220 @@ def test_options_are_labelled_and_their_values_stay_column_names(history, featur
         "monetary": "Monetary (¥)",
     }
     assert clusters.controls["k"].options[0] == ("auto (silhouette)", "auto")
+    chinese = cluster_explorer(features.rename(columns={"monetary": "total_amount"}), k=2)
+    assert [label for label, _ in chinese.controls["features"].options] == [
+        "最近购买（天前）",
+        "购买天数",
+        "total amount（元）",  # no label on the page: as written, never snake_case
+    ]
+    # the template's grades and priorities read in English; the values stay the data's
+    calls = customer_filter(tagged, lang="en")
+    assert calls.controls["grade"].options == (
+        ("All", None),
+        ("Key (重点)", "重点"),
+        ("Regular (普通)", "普通"),
+    )
+    assert [label for label, _ in calls.controls["priority"].options][1:] == [
+        "High (高)",
+        "Medium (中)",
+        "Low (低)",
+    ]
+    # a blank value is not offered: it would be an empty line in the list
+    blank = customer_filter(tagged.assign(industry_l1=["制造业", "", " ", None, "零售"]))
+    assert blank.controls["industry"].options == (
+        ("全部", None),
+        ("制造业", "制造业"),
+        ("零售", "零售"),
+    )
 
 
-def test_the_event_funnel_shows_days_not_seconds(history):
-    explorer = funnel_explorer(history, stages="lead", window_days=30, lang="en")
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_event_funnel_shows_days_not_seconds(history, lang):
+    explorer = funnel_explorer(history, stages="lead", window_days=30, lang=lang)
     seconds = explorer.table  # what event_funnel returns, unchanged
     shown = explorer.listed
+    day_columns = [c.replace("_seconds_", "_days_") for c in seconds.columns if "_seconds_" in c]
+    assert len(day_columns) == 4
     for column in [c for c in seconds.columns if "_seconds_" in c]:
         days = column.replace("_seconds_", "_days_")
         expected = (seconds[column] / 86_400).round(1)
         pd.testing.assert_series_equal(shown[days], expected, check_names=False)
+        # days × 86400 is the seconds of event_funnel (the test data are whole days)
+        pd.testing.assert_series_equal(shown[days] * 86_400, seconds[column], check_names=False)
     assert not any("_seconds_" in c for c in shown.columns)
     # A signs (合同签订, its 成交) 19 days after 初次接洽: the table says 19, not 1641600
     signed = list(FUNNEL_PRESETS["lead"])[3]
+    step = STEP_LABELS_EN[signed] if lang == "en" else signed
     text = _shown_text(explorer)
     assert "1641600" not in text.replace(",", "")
-    assert shown.loc[shown["step"] == signed, "mean_days_from_first"].item() == 19.0
+    assert shown.loc[shown["step"] == step, "mean_days_from_first"].item() == 19.0
+    headers = {
+        "zh": ["距上一步天数（平均）", "距第一步天数（平均）", "距第一步天数（中位数）"],
+        "en": ["Days from previous (mean)", "Days from first (mean)", "Days from first (median)"],
+    }[lang]
+    for header in headers:
+        assert f"<th>{header}</th>" in text
+    assert "mean days from first" not in text.lower()  # the unlabelled fallback
+    # the stage funnel's days are rounded the same way; its table stays stage_funnel's
+    explorer.controls["window_days"].value = None
+    pd.testing.assert_frame_equal(explorer.table, stage_funnel(history, stages="lead"))
+    days = explorer.listed["mean_days_from_previous"].dropna()
+    assert (days == days.round(1)).all()
 
 
-def test_the_bins_slider_says_what_it_changes(summary):
+def test_the_bins_slider_is_off_while_cn8_ignores_it(summary):
     explorer = rfm_explorer(summary, lang="en")
-    note = "the bins change the heat map, not the segments"
-    assert note in _shown_text(explorer)
+    slider = explorer.controls["bins"]
+    note = "the bins do not change its segments"
+    assert slider.disabled and note in slider.tooltip
+    assert note in _shown_text(explorer)  # ... and under the table
     segments = explorer.table.copy()
-    heat = explorer.results["scores"]["r_score"].tolist()
-    explorer.controls["bins"].value = 2
-    pd.testing.assert_frame_equal(explorer.table, segments)  # cn8: the same segments ...
-    assert explorer.results["scores"]["r_score"].tolist() != heat  # ... another heat map
+    slider.value = 2  # a value set in code still applies: cn8's segments do not move
+    pd.testing.assert_frame_equal(explorer.table, segments)
+
     explorer.controls["scheme"].value = "classic"
-    assert note not in _shown_text(explorer)  # classic segments do follow the scores
+    assert not slider.disabled and not slider.tooltip
+    assert note not in _shown_text(explorer)
+    slider.value = 5
+    five = explorer.table.copy()
+    slider.value = 3  # classic segments follow the scores: the table changes
+    assert not explorer.table.equals(five)
+    direct = segment_table(rfm_segments(rfm_scores(summary, bins=3), scheme="classic", lang="en"))
+    pd.testing.assert_frame_equal(explorer.table, direct)
+    assert explorer.table["segment"].tolist() != five["segment"].tolist()
+
+    explorer.controls["scheme"].value = "cn8"
+    assert slider.disabled
+    assert not rfm_explorer(summary, scheme="classic").controls["bins"].disabled
 
 
-def test_save_to_excel_writes_the_list_on_screen_masked(tmp_path, summary, tagged):
+def _sheet(path):
+    """The first sheet of a saved workbook and its rows of values."""
     import openpyxl
 
-    # a segment code with leading zeros and a formula-like name must stay text
-    named = summary.assign(
-        customer_name=['=HYPERLINK("x")', "乙公司", "丙公司", "丁公司"],
-        segment_code=["001", "010", "111", "000"],
-    )
-    explorer = rfm_explorer(named, lang="zh", segment="重要价值客户")
-    path = explorer.export(tmp_path / "segment.xlsx")
     sheet = openpyxl.load_workbook(path).active
-    rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0][:2] == ("客户编号", "客户名称")  # the page's labels
-    assert len(rows) - 1 == len(explorer.listed) == 2  # the whole list, A and B
+    return sheet, list(sheet.iter_rows(values_only=True))
+
+
+def _file_text(rows) -> str:
+    return "\n".join(str(v) for row in rows for v in row if v is not None)
+
+
+def _shown_rows(explorer: Explorer) -> int:
+    """Rows of the last table on screen (its HTML: one header row, then the body)."""
+    outputs = [o.get("data", {}) for o in explorer.output.outputs]
+    tables = [data["text/html"] for data in outputs if "text/html" in data]
+    return tables[-1].count("<tr>") - 1
+
+
+def test_save_to_excel_writes_the_list_on_screen_masked(tmp_path, summary, tagged, monkeypatch):
+    # a formula-like name must stay text; C and D are low on R, F and M: segment code 000
+    named = summary.assign(customer_name=['=HYPERLINK("x")', "乙公司", "丙公司", "丁公司"])
+    explorer = rfm_explorer(named, lang="zh")
+    path = explorer.export(tmp_path / "segment.xlsx")
+    assert path == tmp_path / "segment.xlsx"
+    sheet, rows = _sheet(path)
+    assert rows[0] == (
+        "客户编号",
+        "客户名称",
+        "最近购买（天前）",
+        "购买天数",
+        "购买金额（元）",
+        "R 分",
+        "F 分",
+        "M 分",
+        "分群代码",
+        "客户分群",
+    )  # the page's labels, as on screen
+    assert len(rows) - 1 == len(explorer.listed) == _shown_rows(explorer) == 4
+    assert [row[8] for row in rows[1:]] == ["111", "111", "000", "000"]  # codes keep their zeros
+    assert all(cell.data_type == "s" for cell in sheet["I"])
     cells = {c.value: c for row in sheet.iter_rows() for c in row}
     assert cells['=HYPERLINK("x")'].data_type == "s"  # text, never a formula
+    explorer.controls["segment"].value = "一般挽留客户"
+    _, rows = _sheet(explorer.export(tmp_path / "winback.xlsx"))
+    assert [row[0] for row in rows[1:]] == ["C", "D"]  # the chosen segment only
+    explorer.controls["scheme"].value = "classic"  # classic codes are internal keys: not shown
+    assert "segment_code" not in explorer.listed.columns
 
     calls = customer_filter(
         tagged,
-        columns=["customer_id", "customer_name", "owner", "contact_phone", "grade"],
+        columns=["customer_id", "customer_name", "owner", "contact_name", "contact_phone", "grade"],
         lang="en",
     )
-    path = calls.export(tmp_path / "calls.xlsx")
-    text = "\n".join(
-        str(v)
-        for row in openpyxl.load_workbook(path).active.iter_rows(values_only=True)
-        for v in row
-        if v is not None
+    _, rows = _sheet(calls.export(tmp_path / "calls.xlsx"))
+    assert rows[0] == (
+        "Customer id",
+        "Customer name",
+        "Owner",
+        "Contact name",
+        "Contact phone",
+        "Grade",
     )
+    assert len(rows) - 1 == len(calls.listed) == _shown_rows(calls) == 5
+    text = _file_text(rows)
     names = pd.concat([tagged["owner"], tagged["contact_name"]]).tolist()
     assert find_unmasked(text, names=names) == []
-    assert "王**" in text and "138****8000" in text and "Customer name" in text
-    # clicking does the same, in the current folder, and says where the file went
-    import os
-
-    here = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        calls.button.click()
-    finally:
-        os.chdir(here)
+    for raw in [*names, *tagged["contact_phone"].dropna()]:
+        assert raw not in text
+    assert "王**" in text and "138****8000" in text and "010-****5678" in text
+    assert "甲公司" in text  # company names are not personal data
+    # clicking does the same, in the current folder, and says which file it wrote
+    monkeypatch.chdir(tmp_path)
+    calls.button.click()
     saved = sorted(tmp_path.glob("call_list_*.xlsx"))
     assert len(saved) == 1 and saved[0].name in calls.status.value
+    assert re.fullmatch(r"call_list_\d{8}-\d{6}\.xlsx", saved[0].name)
     assert "Saved 5 rows" in calls.status.value
+    calls.controls["grade"].value = "重点"  # another list: the old line goes
+    assert calls.status.value == ""
+
+
+def test_save_to_excel_of_the_funnel_in_days_to_export_dir(tmp_path, history):
+    folder = tmp_path / "exports"  # created when missing
+    explorer = funnel_explorer(
+        history, breakdown="owner", window_days=30, lang="zh", export_dir=folder
+    )
+    explorer.button.click()
+    saved = list(folder.glob("funnel_*.xlsx"))
+    assert len(saved) == 1
+    assert saved[0].name in explorer.status.value
+    assert f"已保存 {len(explorer.listed)} 行" in explorer.status.value
+    _, rows = _sheet(saved[0])
+    header = rows[0]
+    assert header[:2] == ("销售负责人", "阶段")
+    for label in ("距上一步天数（平均）", "距第一步天数（平均）", "距第一步天数（中位数）"):
+        assert label in header
+    assert len(rows) - 1 == len(explorer.listed) == _shown_rows(explorer)
+    mean_first = [row[header.index("距第一步天数（平均）")] for row in rows[1:]]
+    seconds = explorer.table["mean_seconds_from_first"]
+    expected = [None if pd.isna(v) else v / 86_400 for v in seconds]
+    assert mean_first == expected
+    text = _file_text(rows)
+    assert find_unmasked(text, names=history["owner"].unique()) == []
+    assert "王**" in text and "王磊" not in text
+
+
+def test_save_to_excel_of_the_clusters_into_a_folder(tmp_path, features):
+    explorer = cluster_explorer(features, k=2, lang="zh")
+    path = explorer.export(tmp_path)  # a folder: the default name in it
+    assert path.parent == tmp_path and re.fullmatch(r"clusters_\d{8}-\d{6}\.xlsx", path.name)
+    _, rows = _sheet(path)
+    assert rows[0][:3] == ("类别", "名称", "人数")
+    assert "英文名称" not in rows[0]  # the page's language only, as on screen
+    assert "购买金额（元，平均）" in rows[0]  # the mean of monetary, not spend per day
+    assert len(rows) - 1 == len(explorer.listed) == _shown_rows(explorer) == 2
+    assert [row[2] for row in rows[1:]] == [25, 15]
+    pd.testing.assert_frame_equal(explorer.table, explorer.results["result"].profiles)
+
+
+def test_nothing_to_save_after_a_failed_update(tmp_path, summary):
+    explorer = rfm_explorer(summary, scheme="classic", lang="en", export_dir=tmp_path)
+    explorer.controls["bins"].value = 7  # classic needs scores 1-5
+    with pytest.raises(AnalysisKitError, match="nothing to save: .*1 to 5"):
+        explorer.export()
+    explorer.button.click()
+    assert explorer.status.value.startswith("⚠") and list(tmp_path.iterdir()) == []
 
 
 def test_codes_stay_text_in_the_saved_file(tmp_path):
