@@ -61,6 +61,7 @@ __all__ = [
     "FUNNEL_PRESETS",
     "OUTCOME_WORDS",
     "STEP_LABELS_EN",
+    "STUCK_RULES",
     "channel_roi",
     "deal_cohorts",
     "deal_summary",
@@ -71,6 +72,7 @@ __all__ = [
     "stage_durations",
     "stage_funnel",
     "step_names",
+    "stuck_deals",
     "weakest_step",
     "weighted_pipeline",
 ]
@@ -1092,6 +1094,98 @@ def stage_durations(
     table = table.astype({"moved_on": "int64", "still_open": "int64", "entered": "int64"})
     columns = [*by_cols, "step", "step_index", "entered", "moved_on", "median_days", "mean_days"]
     return table[[*columns, "still_open", "median_days_open"]]
+
+
+#: When an open deal is stuck (:func:`stuck_deals`): its days in the current step are above
+#: ``factor`` × the step's norm, the median days deals that moved on spent there, and at least
+#: ``min_days``; a norm needs ``min_moved_on`` such deals, else the step has no norm and its deals
+#: are not judged.
+STUCK_RULES: dict[str, float] = {"factor": 1.5, "min_days": 14, "min_moved_on": 5}
+
+
+def stuck_deals(
+    history: Any,
+    *,
+    stages: str | Sequence[str] | Mapping[str, str | Sequence[str]] = DEFAULT_STAGES,
+    rules: Mapping[str, float] | None = None,
+    as_of: str | dt.date | dt.datetime | pd.Timestamp | None = None,
+    carry: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Open deals sitting in their step well beyond what deals that moved on took there.
+
+    The norm of a step is the median days spent in it by deals that went on to a later step
+    (:func:`stage_durations`'s ``median_days``), learned from the history itself. An open deal is
+    stuck when its ``days_in_stage`` (from :func:`deal_summary`) is above ``factor`` × the norm
+    and at least ``min_days`` (:data:`STUCK_RULES`). A step through which fewer than
+    ``min_moved_on`` deals moved on has no norm: its deals are listed with ``norm_days``
+    missing and ``stuck`` False, never judged on a guess.
+
+    Parameters
+    ----------
+    history : DataFrame
+        The stage history (商机阶段记录).
+    stages : str, list of str or mapping, default=DEFAULT_STAGES
+        The steps, as in :func:`stage_funnel`.
+    rules : mapping, optional
+        Overrides of :data:`STUCK_RULES`.
+    as_of : date-like, optional
+        The analysis day, as in :func:`deal_summary`.
+    carry : list of str, optional
+        Columns copied to each deal, as in :func:`deal_summary` (default: customer, owner, lead
+        source).
+
+    Returns
+    -------
+    DataFrame
+        Every open deal with a known step: the ``carry`` columns, ``opportunity_id``, ``stage``,
+        ``amount``, ``days_in_stage``, ``norm_days``, ``over_norm`` (``days_in_stage`` ÷
+        ``norm_days``) and ``stuck``; stuck deals first, longest over their norm first.
+
+    Examples
+    --------
+    >>> rows = [(f"W{i}", s, f"2024-01-{d:02d}", "won") for i in range(5)
+    ...         for s, d in (("初次接洽", 1), ("需求确认", 11), ("成交", 21))]
+    >>> rows += [("S", "初次接洽", "2024-01-01", "open"), ("S", "需求确认", "2024-01-05", "open"),
+    ...          ("F", "初次接洽", "2024-06-20", "open")]
+    >>> history = pd.DataFrame(rows, columns=["opportunity_id", "stage", "entered_at", "outcome"])
+    >>> history["entered_at"] = pd.to_datetime(history["entered_at"])
+    >>> stuck_deals(history, as_of="2024-06-30")[["opportunity_id", "days_in_stage", "norm_days", "stuck"]]
+      opportunity_id  days_in_stage  norm_days  stuck
+    0              S          177.0       10.0   True
+    1              F           10.0       10.0  False
+    """
+    merged = {**STUCK_RULES, **dict(rules or {})}
+    unknown = sorted(set(merged) - set(STUCK_RULES))
+    if unknown:
+        raise ValueError(f"unknown stuck rules {unknown}; valid: {sorted(STUCK_RULES)}")
+    deals = deal_summary(history, stages=stages, as_of=as_of, carry=carry)
+    durations = stage_durations(history, stages=stages, as_of=as_of)
+    enough = durations["moved_on"] >= merged["min_moved_on"]
+    norms = durations["median_days"].where(enough)
+    norms.index = durations["step"]
+    open_deals = deals[(deals["outcome"] == "open") & deals["stage"].notna()].copy()
+    open_deals["norm_days"] = open_deals["stage"].map(norms).astype("float64")
+    open_deals["over_norm"] = open_deals["days_in_stage"] / open_deals["norm_days"].where(
+        open_deals["norm_days"] > 0
+    )
+    open_deals["stuck"] = (
+        (
+            (open_deals["days_in_stage"] > merged["factor"] * open_deals["norm_days"])
+            & (open_deals["days_in_stage"] >= merged["min_days"])
+        )
+        .fillna(False)
+        .astype(bool)
+    )
+    keep = [c for c in open_deals.columns if c in (carry or [CUSTOMER_ID, OWNER, LEAD_SOURCE])]
+    columns = [OPPORTUNITY_ID, *keep, "stage", "amount", "days_in_stage", "norm_days"]
+    columns += ["over_norm", "stuck"]
+    ordered = open_deals.sort_values(
+        ["stuck", "over_norm", "days_in_stage", OPPORTUNITY_ID],
+        ascending=[False, False, False, True],
+        na_position="last",
+        kind="stable",
+    )
+    return ordered[[c for c in columns if c in ordered.columns]].reset_index(drop=True)
 
 
 def _all_steps(entries: pd.DataFrame, by_cols: list[str], n: int) -> pd.DataFrame:

@@ -1199,3 +1199,47 @@ def test_an_outcome_on_step_rows_is_known_from_the_deals_last_row():
     june = deal_summary(history, as_of="2024-06-30").set_index("opportunity_id")
     assert june.loc["B", "outcome"] == "lost"
     assert june.loc["B", "closed_at"] == pd.Timestamp("2024-06-12")
+
+
+def test_stuck_deals_against_a_plain_computation():
+    from analysis_kit.funnel import STUCK_RULES, stuck_deals
+
+    tables = make_tables(n_customers=150, random_state=8)
+    history = clean_table(tables["stages"], table="stages").clean
+    as_of = pd.Timestamp("2024-06-30")
+    got = stuck_deals(history, as_of=as_of)
+    rows = history[history["entered_at"] < as_of + pd.Timedelta(days=1)]
+    rows = rows.dropna(subset=["stage"])
+    order = {s: i for i, s in enumerate(FUNNEL_PRESETS["template"])}
+    first = (
+        rows.assign(step=rows["stage"].map(order))
+        .groupby(["opportunity_id", "step"])["entered_at"]
+        .min()
+        .reset_index()
+        .sort_values(["opportunity_id", "step"])
+    )
+    # days in a step for deals that reached a later one: first entry of the next step reached
+    first["next"] = first.groupby("opportunity_id")["entered_at"].shift(-1)
+    moved = first.dropna(subset=["next"])
+    days = (moved["next"] - moved["entered_at"]).dt.total_seconds() / 86_400
+    per_step = days.groupby(moved["step"])
+    norm = per_step.median().where(per_step.size() >= STUCK_RULES["min_moved_on"])
+    outcome = rows.sort_values("entered_at").groupby("opportunity_id")["outcome"].last()
+    furthest = first.groupby("opportunity_id").tail(1).set_index("opportunity_id")
+    open_ids = outcome[outcome == "open"].index.intersection(furthest.index)
+    expected = {}
+    for opp in open_ids:
+        step, since = furthest.loc[opp, "step"], furthest.loc[opp, "entered_at"]
+        in_step = (as_of - since).total_seconds() / 86_400
+        limit = norm.get(step, np.nan)
+        expected[opp] = bool(
+            in_step > STUCK_RULES["factor"] * limit and in_step >= STUCK_RULES["min_days"]
+        )
+    assert dict(zip(got["opportunity_id"], got["stuck"], strict=True)) == expected
+    assert got["stuck"].any() and not got["stuck"].all()
+    flags = got["stuck"].tolist()
+    assert flags == sorted(flags, reverse=True)  # stuck deals first
+    looser = stuck_deals(history, as_of=as_of, rules={"factor": 100.0})
+    assert looser["stuck"].sum() < got["stuck"].sum()
+    with pytest.raises(ValueError, match="unknown stuck rules"):
+        stuck_deals(history, as_of=as_of, rules={"factr": 2})

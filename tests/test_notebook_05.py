@@ -185,3 +185,15 @@ def test_loss_reasons_count_lost_deals_like_a_loop(cleaned_sample, default_run):
     assert dict(zip(written["lost_reason"], written["lost_deals"], strict=True)) == {
         ("not given" if r == "未填写" else r): n for r, n in reasons.items()
     }
+
+
+def test_stuck_deals_on_the_page_are_the_package_call(cleaned_sample, default_run):
+    from analysis_kit.funnel import stuck_deals
+
+    out, recorded = default_run
+    stages = pd.read_parquet(cleaned_sample.clean_dir / "stages.parquet")
+    expected = stuck_deals(stages, as_of="2024-06-30")
+    assert recorded["stuck_deals"] == int(expected["stuck"].sum())
+    written = pd.read_parquet(out / "data" / "stuck_deals.parquet")
+    assert written["opportunity_id"].tolist() == expected["opportunity_id"].tolist()
+    assert "Stuck deals" in (out / "05_sales_funnel.html").read_text(encoding="utf-8")
