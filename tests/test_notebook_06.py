@@ -130,3 +130,28 @@ def test_sales_notebook_with_overridden_parameters(cleaned_sample, tmp_path):
     html = (tmp_path / "06_sales_performance.html").read_text(encoding="utf-8")
     assert find_unmasked(html, names=people_names(cleaned_sample.clean_dir)) == []
     assert np.isfinite(recorded["total_revenue"])
+
+
+def test_the_forecast_on_the_page_is_the_package_call_and_its_backtest(cleaned_sample, default_run):
+    from analysis_kit.forecast import period_forecast
+
+    out, recorded = default_run
+    stages = pd.read_parquet(cleaned_sample.clean_dir / "stages.parquet")
+    orders = _orders(cleaned_sample.clean_dir)
+    targets = pd.read_parquet(cleaned_sample.clean_dir / "targets.parquet")
+    expected = period_forecast(
+        stages, period="2024Q2", as_of="2024-06-30", orders=orders, targets=targets
+    ).iloc[0]
+    for key in ("closed", "pipeline", "weighted", "forecast", "target"):
+        assert recorded["forecast"][key] == pytest.approx(expected[key], abs=0.01), key
+    # the backtest: Q2's method as of 31 March against what Q1 closed, by plain pandas
+    early = period_forecast(
+        stages, period="2024Q1", as_of="2023-12-31", orders=orders, targets=targets
+    ).iloc[0]
+    in_q1 = orders[(orders["order_date"] >= "2024-01-01") & (orders["order_date"] < "2024-04-01")]
+    actual = in_q1["amount"].sum()
+    assert recorded["forecast_backtest_miss"] == pytest.approx(
+        early["forecast"] / actual - 1, abs=1e-4
+    )
+    page = (out / "06_sales_performance.html").read_text(encoding="utf-8")
+    assert "Forecast and coverage" in page and "Looking back" in page
