@@ -287,7 +287,8 @@ def test_funnel_on_a_stage_history_alone(stages_alone, tmp_path):
     assert recorded["stage_unknown"] == 1  # OPX0001: only its loss is recorded
     assert recorded["reached"]["初次接洽"] == len(furthest)  # a loss is no step
     assert recorded["breakdown"] == "owner"  # no lead source: the owner instead
-    assert set(recorded["sections_skipped"]) == {"snapshot_funnel", "channel_roi"}
+    # no loss reason column: the losses are counted above, their reasons are skipped and said so
+    assert set(recorded["sections_skipped"]) == {"snapshot_funnel", "channel_roi", "loss_reasons"}
     assert recorded["roi"] == {}
     assert "outcome but no stage: 1" in stdout_of(executed)
 
@@ -310,7 +311,12 @@ def test_every_notebook_without_any_optional_column(bare, notebook, tmp_path):
     elif notebook == "05":
         assert recorded["opportunities"] == len(_furthest(bare.tables["stages"]))
         assert recorded["breakdown"] is None and recorded["roi"] == {}
-        assert set(recorded["sections_skipped"]) == {"snapshot_funnel", "breakdown", "channel_roi"}
+        assert set(recorded["sections_skipped"]) == {
+            "snapshot_funnel",
+            "breakdown",
+            "channel_roi",
+            "loss_reasons",
+        }
     else:
         lines = _lines(bare.tables["orders"])
         assert recorded["total_revenue"] == pytest.approx(lines["amount"].sum(), abs=0.01)
