@@ -40,6 +40,7 @@ module needs nothing beyond the package, and the headless report path never need
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import io
 import os
@@ -207,32 +208,34 @@ def _ipywidgets():
     return ipywidgets
 
 
-_CHOICE_DROPDOWN: list[type] = []
+@functools.cache
+def _choice_dropdown() -> type:
+    """Return the Dropdown subclass whose None option ("全部", "无") shows its label.
+
+    ipywidgets takes a value of None as "nothing selected" and shows a blank box even when an
+    option's value is None; this subclass selects that option instead. Built on first use, so
+    importing this module needs no ipywidgets.
+    """
+    widgets = _ipywidgets()
+    from traitlets import observe
+
+    class ChoiceDropdown(widgets.Dropdown):
+        @observe("value")
+        def _propagate_value(self, change):
+            if change.new is None and None in self._options_values:
+                index = self._options_values.index(None)
+                if self.index != index:
+                    self.index = index
+                return
+            super()._propagate_value(change)
+
+    return ChoiceDropdown
 
 
 def _dropdown(**kwargs: Any):
-    """Return a Dropdown whose None option ("全部", "无") shows its label.
-
-    ipywidgets takes a value of None as "nothing selected" and shows a blank box even when an
-    option's value is None; this subclass selects that option instead.
-    """
-    if not _CHOICE_DROPDOWN:
-        widgets = _ipywidgets()
-        from traitlets import observe
-
-        class ChoiceDropdown(widgets.Dropdown):
-            @observe("value")
-            def _propagate_value(self, change):
-                if change.new is None and None in self._options_values:
-                    index = self._options_values.index(None)
-                    if self.index != index:
-                        self.index = index
-                    return
-                super()._propagate_value(change)
-
-        _CHOICE_DROPDOWN.append(ChoiceDropdown)
+    """Return a :func:`_choice_dropdown`, its description as wide as it needs."""
     kwargs.setdefault("style", {"description_width": "initial"})
-    return _CHOICE_DROPDOWN[0](**kwargs)
+    return _choice_dropdown()(**kwargs)
 
 
 def _label(key: str, lang: str, **fields: object) -> str:
