@@ -100,6 +100,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "step_index": ("序号", "No."),
     "median_days_from_previous": ("距上一步天数（中位数）", "Days from previous (median)"),
     "mean_days_from_previous": ("距上一步天数（平均）", "Days from previous (mean)"),
+    "median_days_from_first": ("距第一步天数（中位数）", "Days from first (median)"),
+    "mean_days_from_first": ("距第一步天数（平均）", "Days from first (mean)"),
     "amount_conversion_from_previous": (
         "金额转化率（较上一步）",
         "Amount conversion from previous",

@@ -154,9 +154,6 @@ LABELS: dict[str, dict[str, str]] = {
     "priority:高": {"zh": "高", "en": "High (高)"},
     "priority:中": {"zh": "中", "en": "Medium (中)"},
     "priority:低": {"zh": "低", "en": "Low (低)"},
-    # headers the page labels lack: the event funnel's durations from the first step, in days
-    "mean_days_from_first": {"zh": "距第一步天数（平均）", "en": "Days from first (mean)"},
-    "median_days_from_first": {"zh": "距第一步天数（中位数）", "en": "Days from first (median)"},
     # a cluster profile's statistic of a feature: "<feature label>（平均）"
     "mean": {"zh": "平均", "en": "mean"},
     "median": {"zh": "中位数", "en": "median"},
@@ -976,19 +973,9 @@ def funnel_explorer(
             )
         kind = "stage" if window is None else "event"
         shown = step_names(_in_days(table), lang)
-        headers = {c: _label(c, lang) for c in _DAY_HEADERS if c in shown.columns}
-        return _View(
-            {"kind": kind, "table": table},
-            [heading, fig, shown],
-            listed=shown,
-            headers=headers,
-        )
+        return _View({"kind": kind, "table": table}, [heading, fig, shown], listed=shown)
 
     return Explorer(controls, compute, lang=lang, name="funnel", export_dir=export_dir)
-
-
-#: Day columns the page's labels lack, labelled from :data:`LABELS`.
-_DAY_HEADERS: tuple[str, ...] = ("mean_days_from_first", "median_days_from_first")
 
 
 def _in_days(table: pd.DataFrame) -> pd.DataFrame:
